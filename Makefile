@@ -1,0 +1,41 @@
+# The README's commands. `make run` and `make test` do all the set-up on a fresh machine.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+TUTOR   := $(VENV)/bin/tutor
+STAMP   := $(VENV)/.installed
+HOST    ?= 127.0.0.1
+PORT    ?= 7860
+
+.PHONY: install index run test bench lint eval clean
+
+# torch is installed first and pinned: this CPU build lies on the machine's disk, and an
+# unpinned torch (pulled by sentence-transformers) would fetch a multi-GB CUDA build.
+# llama-cpp-python compiles from source the first time (~5 min on 2 cores); pip caches it.
+$(STAMP): pyproject.toml
+	test -d $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Builds the index when it is missing or stale; a no-op when it is up to date.
+index: install
+	$(TUTOR) index
+
+run: index
+	$(TUTOR) chat
+
+test: index
+	$(PY) -m pytest
+
+bench: index
+	$(PY) -m tutor.bench
+
+lint: install
+	$(VENV)/bin/ruff check tutor tests
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf index .pytest_cache .mypy_cache .ruff_cache

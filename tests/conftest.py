@@ -1,0 +1,57 @@
+"""Shared fixtures. Every test runs in its own tmp folder with no TUTOR_* variables;
+the real embedder, index and GGUF model are loaded once per session (they are small and
+offline) for the tests marked slow."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tutor.config import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+GUIDE = REPO / "corpus" / "dea-c01-concise-guide.md"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for key in [k for k in __import__("os").environ if k.startswith("TUTOR_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def guide_lines() -> list[str]:
+    return GUIDE.read_text(encoding="utf-8").splitlines()
+
+
+@pytest.fixture(scope="session")
+def session_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("tutor")
+    (root / "corpus").mkdir()
+    shutil.copy(GUIDE, root / "corpus" / GUIDE.name)
+    return Settings(corpus_dir=root / "corpus", index_dir=root / "index")
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from tutor.embed import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def built_index(session_settings: Settings, embedder):
+    from tutor.index import build_index
+
+    return build_index(session_settings, embedder)
+
+
+@pytest.fixture(scope="session")
+def tutor(session_settings: Settings, built_index, embedder):
+    from tutor.answer import Tutor
+
+    return Tutor(session_settings, built_index, embedder)

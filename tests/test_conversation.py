@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from tutor.conversation import Turn, is_followup, standalone_query
+from tutor.ground import Lexicon
+
+LEX = Lexicon.from_texts([
+    "AWS Glue is a serverless ETL service.", "Amazon EMR runs Spark.",
+    "Amazon Kinesis Data Streams ingests data.", "Data skew makes partitions uneven.",
+])
+
+
+def test_pronoun_follow_up_takes_the_previous_subject():
+    h = [Turn("When should I use AWS Glue?", "When should I use AWS Glue?")]
+    assert standalone_query("and how is it billed?", h, LEX) == "How is AWS Glue billed?"
+
+
+def test_follow_up_without_pronoun_gets_the_subject_appended():
+    h = [Turn("What is Amazon EMR?", "What is Amazon EMR?")]
+    assert standalone_query("what about pricing?", h, LEX) == "pricing (Amazon EMR)?"
+
+
+def test_subject_falls_back_to_content_words():
+    h = [Turn("What is data skew?", "What is data skew?")]
+    assert standalone_query("How do I fix it?", h, LEX) == "How do I fix data skew?"
+
+
+def test_standalone_questions_are_left_alone():
+    h = [Turn("What is AWS Glue?", "What is AWS Glue?")]
+    q = "What does Amazon Kinesis Data Streams do?"
+    assert not is_followup(q, LEX)
+    assert standalone_query(q, h, LEX) == q
+    assert standalone_query("and how is it billed?", [], LEX) == "and how is it billed?"

@@ -1,0 +1,80 @@
+"""The grounding checker, on passages taken from the guide (no models needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tutor.ground import Lexicon, Verifier, quote
+
+GLUE_EMR = (
+    "6. Choosing Between AWS Glue and Amazon EMR\n"
+    "AWS Glue: Ideal for serverless ETL tasks, data cleansing, enrichment, and data movement. "
+    "Suitable when you need a managed solution without deep configuration.\n"
+    "Amazon EMR: A more flexible and configurable environment for running Hadoop and Spark "
+    "workloads. It provides better control over the processing environment."
+)
+EMR_FRAMEWORKS = (
+    "Amazon EMR: Managed service for running big data frameworks like Spark, Hive, HBase, "
+    "Presto, Pig, etc., for large-scale data processing."
+)
+DYNAMO = "Amazon DynamoDB: Fast, flexible, scalable single-digit millisecond performance NoSQL."
+OTHER = [
+    "Amazon Kinesis Data Streams ingests streaming data in real time.",
+    "Amazon S3 stores objects in buckets with lifecycle policies.",
+    "AWS Lake Formation manages permissions for the data lake.",
+    "Amazon Redshift is a data warehouse with columnar storage.",
+]
+
+
+@pytest.fixture(scope="module")
+def verifier() -> Verifier:
+    passages = [GLUE_EMR, EMR_FRAMEWORKS, DYNAMO]
+    return Verifier(passages, Lexicon.from_texts(passages + OTHER), threshold=0.6)
+
+
+def test_faithful_paraphrase_is_kept_and_cited(verifier):
+    c = verifier.check("AWS Glue is ideal for serverless ETL tasks and data cleansing.")
+    assert c.supported and c.citations == [1]
+
+
+def test_swapped_services_are_caught(verifier):
+    # the 135M model's real mistake: what the guide says of EMR, said of Glue
+    c = verifier.check("AWS Glue is suited to running big data frameworks like Spark and Hive.")
+    assert not c.supported
+    assert "glue" in c.reason
+
+
+def test_invented_number_is_caught(verifier):
+    c = verifier.check("DynamoDB gives single-digit millisecond performance for 400 tables.")
+    assert not c.supported and "400" in c.reason
+
+
+def test_invented_sentence_is_caught(verifier):
+    c = verifier.check("Glue jobs are billed per DPU hour with a ten minute minimum.")
+    assert not c.supported
+
+
+def test_flipped_negation_is_caught(verifier):
+    c = verifier.check("Glue is suitable when you need a managed solution with deep configuration.")
+    assert not c.supported and "negation" in c.reason
+
+
+def test_wrong_model_citation_is_replaced(verifier):
+    c = verifier.check("Amazon EMR runs big data frameworks like Spark and Hive. [3]")
+    assert c.supported and c.citations == [2] and c.model_citations == [3]
+
+
+def test_right_model_citation_is_kept(verifier):
+    c = verifier.check("Amazon EMR provides better control over the processing environment [1].")
+    assert c.supported and c.citations == [1]
+
+
+def test_filler_is_not_shown_as_fact(verifier):
+    assert not verifier.check("Great question!").supported
+
+
+def test_quote_picks_the_guide_sentence_about_the_question():
+    passages = [GLUE_EMR, EMR_FRAMEWORKS]
+    lex = Lexicon.from_texts(passages + OTHER)
+    (q,) = quote("Which runs Hadoop and Spark workloads?", passages, lex, limit=1)
+    assert "Hadoop and Spark workloads" in q.text and q.citations == [1]

@@ -1,0 +1,267 @@
+"""The question-answering pipeline: retrieve, decide, draft, verify, cite.
+
+`Tutor.ask_stream` yields, in order: one `Retrieved` (the numbered passages, known
+within milliseconds, before the model has said anything), then each `Sentence` as soon
+as the model completes it and the checker has judged it, then the final `Answer`.
+Text is never shown before it is verified: streaming is per verified sentence.
+
+Abstention: the tutor says the guide does not cover a question when the best passage is
+not similar enough (`min_relevance`, cosine), when no single guide sentence mentions
+enough of the question's subject, or when the question asks for a figure (price, limit,
+default, how many) and the passages hold no number. It then names the nearest sections
+instead of letting the model answer from memory.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tutor.config import Settings
+from tutor.conversation import Turn, standalone_query
+from tutor.embed import Embedder
+from tutor.errors import TutorError
+from tutor.generate import Generator, Usage, prompt_text
+from tutor.ground import Checked, Lexicon, Verifier, best_focus_coverage, quote
+from tutor.index import Index
+from tutor.retrieve import Hit, Retriever
+from tutor.text import content_stems, numbers, sentences
+
+MIN_FOCUS = 0.5  # share of the question's subject a guide sentence must mention
+MIN_SENTENCES = 2  # below this many verified sentences, quote the guide to fill in
+PROMPT_CHARS = 900  # passage text in the prompt: keeps the first token fast
+_QUANTITY = re.compile(
+    r"\b(how much|how many|how long|price|pricing|cost per|costs? (?:of|for)|per (?:gb|hour|"
+    r"month|request)|limit|maximum|max|minimum|quota|default (?:value|number|size|timeout|"
+    r"retention)|what year|percent|\$)", re.I)
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[\d+(?:\s*,\s*\d+)*\])?\s+|\n+")
+
+
+@dataclass
+class Citation:
+    n: int
+    chunk_id: str
+    section_id: str
+    section_path: str
+    file: str
+    start_line: int
+    end_line: int
+    text: str
+    score: float
+
+    @classmethod
+    def from_hit(cls, n: int, hit: Hit) -> Citation:
+        c = hit.chunk
+        return cls(n, c.id, c.section_id, c.section_path, c.file, c.start_line, c.end_line,
+                   c.text, round(hit.score, 5))
+
+
+@dataclass
+class Sentence:
+    text: str
+    supported: bool
+    citations: list[int]
+    source: str  # "model" (verified draft) or "guide" (quoted when too little survived)
+    reason: str = ""
+    evidence: str | None = None
+
+    @property
+    def marked(self) -> str:
+        if not self.supported:
+            return self.text
+        return f"{self.text} " + "".join(f"[{n}]" for n in self.citations)
+
+
+@dataclass
+class Retrieved:
+    question: str
+    standalone: str
+    passages: list[Citation]
+
+
+@dataclass
+class Answer:
+    question: str
+    standalone_question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    sentences: list[Sentence]
+    retrieved: list[Citation]
+    timings: dict[str, float | None]
+    model: str
+    nearest_sections: list[str] = field(default_factory=list)
+    abstain_reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["retrieved"] = [
+            {k: c[k] for k in ("n", "chunk_id", "section_path", "start_line", "end_line", "score")}
+            for c in d["retrieved"]
+        ]
+        return d
+
+
+def validate_question(question: str, settings: Settings) -> str:
+    q = " ".join(question.split())
+    if not q:
+        raise TutorError("The question is empty: type a question about the guide.")
+    if len(q) > settings.max_question_chars:
+        raise TutorError(
+            f"The question is {len(q)} characters long; the limit is "
+            f"{settings.max_question_chars}. Ask something shorter."
+        )
+    return q
+
+
+def prompt_passages(question: str, hits: list[Hit], lexicon: Lexicon) -> str:
+    """Each passage reduced to its sentences most about the question, within PROMPT_CHARS."""
+    focus = set(content_stems(question))
+    budget = PROMPT_CHARS
+    lines = []
+    for n, h in enumerate(hits, start=1):
+        sents = sentences(h.chunk.text)
+        ranked = sorted(
+            range(len(sents)),
+            key=lambda i: -sum(lexicon.weight(s) for s in set(content_stems(sents[i])) & focus),
+        )[:2]
+        body = " ".join(sents[i][:220] for i in sorted(ranked))
+        body = body[: max(budget, 0)]
+        budget -= len(body)
+        if body:
+            lines.append(f"[{n}] ({h.chunk.title}) {body}")
+    return "\n".join(lines)
+
+
+def messages_for(question: str, hits: list[Hit], lexicon: Lexicon) -> list[dict[str, str]]:
+    user = prompt_text("user.txt").format(
+        passages=prompt_passages(question, hits, lexicon), question=question
+    )
+    return [
+        {"role": "system", "content": prompt_text("system.txt").strip()},
+        {"role": "user", "content": user.strip()},
+    ]
+
+
+class Tutor:
+    """Holds the loaded index and models; one per process, shared by every session."""
+
+    def __init__(
+        self, settings: Settings, index: Index, embedder: Embedder | None = None,
+        generator: Generator | None = None,
+    ) -> None:
+        self.settings = settings
+        self.index = index
+        self.embedder = embedder or Embedder()
+        self.retriever = Retriever(index, self.embedder)
+        self.generator = generator or Generator(settings)
+        self.lexicon = Lexicon.from_texts([c.embedding_text() for c in index.chunks])
+
+    def should_abstain(self, question: str, hits: list[Hit]) -> str:
+        """Why the guide does not cover the question, or "" when it does."""
+        if not hits:
+            return "nothing in the guide matched"
+        best = max(h.dense for h in hits)
+        if best < self.settings.min_relevance:
+            return f"the closest passage is not similar enough ({best:.2f})"
+        texts = [h.chunk.embedding_text() for h in hits]
+        focus = best_focus_coverage(question, texts, self.lexicon)
+        if focus < MIN_FOCUS:
+            return f"no passage is about what the question asks ({focus:.2f})"
+        if _QUANTITY.search(question) and not any(numbers(h.chunk.text) for h in hits[:3]):
+            return "the question asks for a figure the guide does not give"
+        return ""
+
+    def ask_stream(
+        self, question: str, history: list[Turn] | None = None, k: int | None = None,
+        within: str | None = None, temperature: float | None = None,
+    ) -> Iterator[Retrieved | Sentence | Answer]:
+        t0 = time.perf_counter()
+        q = validate_question(question, self.settings)
+        standalone = standalone_query(q, history or [], self.lexicon)
+        k = k or self.settings.k
+        hits = self.retriever.search(standalone, k, within=within)
+        retrieved = [Citation.from_hit(n, h) for n, h in enumerate(hits, start=1)]
+        t_retrieved = time.perf_counter()
+        yield Retrieved(q, standalone, retrieved)
+        timings: dict[str, float | None] = {
+            "retrieve_s": round(t_retrieved - t0, 4), "first_token_s": None,
+            "first_sentence_s": None, "total_s": None,
+        }
+        why = self.should_abstain(standalone, hits)
+        if why:
+            timings["total_s"] = round(time.perf_counter() - t0, 4)
+            nearest = list(dict.fromkeys(c.section_path for c in retrieved))[:3]
+            text = "The guide does not cover this."
+            if nearest:
+                text += " The nearest sections are: " + "; ".join(nearest) + "."
+            yield Answer(q, standalone, text, True, [], [], retrieved, timings,
+                         self.generator.name, nearest, why)
+            return
+
+        verifier = Verifier(
+            [h.chunk.embedding_text() for h in hits], self.lexicon,
+            self.settings.support_threshold, self.embedder,
+        )
+        shown: list[Sentence] = []
+        checked: list[Sentence] = []
+        usage = Usage()
+
+        def judge(raw: str) -> Sentence | None:
+            raw = raw.strip()
+            if not raw:
+                return None
+            c: Checked = verifier.check(raw)
+            s = Sentence(c.text, c.supported, c.citations, "model", c.reason, c.evidence)
+            checked.append(s)
+            if c.supported and all(c.text != x.text for x in shown):
+                shown.append(s)
+                if timings["first_sentence_s"] is None:
+                    timings["first_sentence_s"] = round(time.perf_counter() - t0, 4)
+                return s
+            return None
+
+        buf = ""
+        gen_start = time.perf_counter()
+        for piece in self.generator.stream(
+            messages_for(standalone, hits, self.lexicon), self.settings.max_tokens,
+            self.settings.temperature if temperature is None else temperature, usage,
+        ):
+            buf += piece
+            while m := _SENTENCE_END.search(buf):
+                sent, buf = buf[: m.start()] + buf[m.start():m.end()].strip(), buf[m.end():]
+                if (s := judge(sent)) is not None:
+                    yield s
+        if (s := judge(buf)) is not None:
+            yield s
+        if usage.first_token_s is not None:
+            timings["first_token_s"] = round(gen_start - t0 + usage.first_token_s, 4)
+
+        if len(shown) < MIN_SENTENCES:
+            used = {s.evidence for s in shown if s.evidence}
+            for c in quote(standalone, [h.chunk.embedding_text() for h in hits], self.lexicon,
+                           limit=MIN_SENTENCES - len(shown), exclude=used):
+                s = Sentence(c.text, True, c.citations, "guide", c.reason, c.evidence)
+                shown.append(s)
+                if timings["first_sentence_s"] is None:
+                    timings["first_sentence_s"] = round(time.perf_counter() - t0, 4)
+                yield s
+        timings["total_s"] = round(time.perf_counter() - t0, 4)
+        cited = sorted({n for s in shown for n in s.citations})
+        all_sentences = shown + [s for s in checked if not s.supported]
+        yield Answer(
+            q, standalone, " ".join(s.marked for s in shown), False,
+            [retrieved[n - 1] for n in cited], all_sentences, retrieved, timings,
+            self.generator.name,
+        )
+
+    def ask(self, question: str, **kw: Any) -> Answer:
+        final = None
+        for ev in self.ask_stream(question, **kw):
+            if isinstance(ev, Answer):
+                final = ev
+        assert final is not None
+        return final

@@ -1,0 +1,240 @@
+"""The `tutor` command line.
+
+Commands: `index`, `ask`, `chat`, `sections` (and `eval`, `serve` where installed).
+Option values come from `Settings` (flag > TUTOR_* env > tutor.toml > default).
+User mistakes raise `TutorError` and end as one line on stderr with exit code 1; heavy
+libraries (torch, faiss, llama.cpp) are imported only inside the commands that need them,
+so `tutor --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from tutor.config import FIELDS, Settings, load_settings
+from tutor.errors import TutorError
+
+if TYPE_CHECKING:
+    from tutor.answer import Answer, Tutor
+
+
+class _Group(click.Group):
+    """Turns TutorError into a clean message and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TutorError as e:
+            raise click.ClickException(str(e)) from None
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted", err=True)
+            sys.exit(130)
+
+
+def setting_option(name: str, *decls: str) -> Callable[[Any], Any]:
+    """A click option whose help text and type come from the Settings field."""
+    f = FIELDS[name]
+    kind = {"int": int, "float": float}.get(str(f.type), click.Path(path_type=Path))
+    return click.option(*(decls or (f"--{name.replace('_', '-')}",)), name, type=kind,
+                        default=None, help=f"{f.metadata['help']} [default: {f.default}]")
+
+
+def _settings(ctx: click.Context, **cli: Any) -> Settings:
+    obj = ctx.find_root().obj or {}
+    return load_settings(obj.get("config"), **cli)
+
+
+def say(msg: str) -> None:
+    click.secho(msg, err=True, dim=True)
+
+
+def open_tutor(settings: Settings) -> Tutor:
+    """Load (or rebuild, saying so) the index, and the tutor around it."""
+    from tutor.answer import Tutor
+    from tutor.embed import Embedder
+    from tutor.generate import check_gguf
+    from tutor.index import ensure_index
+
+    check_gguf(settings.gguf_path())
+    embedder = Embedder()
+    index, _ = ensure_index(settings, embedder, progress=say)
+    return Tutor(settings, index, embedder)
+
+
+@click.group(cls=_Group)
+@click.option("--config", type=click.Path(path_type=Path), default=None,
+              help="TOML settings file [default: ./tutor.toml if present]")
+@click.version_option(package_name="tutor")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None) -> None:
+    """An offline study tutor for the AWS DEA-C01 concise guide.
+
+    Every answer sentence is checked against the guide sections it cites.
+
+    Example:
+
+        tutor ask "When should I pick Amazon EMR over AWS Glue?"
+    """
+    ctx.obj = {"config": config}
+
+
+@cli.command()
+@click.option("--rebuild", is_flag=True, help="Build even when the index is up to date.")
+@setting_option("corpus_dir", "--corpus")
+@setting_option("index_dir", "--index")
+@click.pass_context
+def index(ctx: click.Context, rebuild: bool, corpus_dir: Path | None, index_dir: Path | None) -> None:
+    """Parse the guide, embed its chunks and write the index.
+
+    Example:
+
+        tutor index --rebuild
+    """
+    from tutor.index import build_index, check_index
+
+    settings = _settings(ctx, corpus_dir=corpus_dir, index_dir=index_dir)
+    if not rebuild:
+        try:
+            m = check_index(settings)
+            say(f"index in {settings.index_dir}/ is up to date ({m['chunk_count']} chunks); "
+                "use --rebuild to build it anyway")
+            return
+        except TutorError:
+            pass
+    built = build_index(settings, progress=say)
+    click.echo(f"indexed {len(built.sections)} sections as {len(built.chunks)} chunks "
+               f"in {settings.index_dir}/")
+
+
+def _print_sources(ans: Answer) -> None:
+    if ans.abstained:
+        return
+    click.echo("\nSources:")
+    for c in ans.citations:
+        click.echo(f"[{c.n}] {c.section_path} ({c.file} lines {c.start_line}–{c.end_line})")
+    dropped = [s for s in ans.sentences if not s.supported]
+    if dropped:
+        say(f"({len(dropped)} draft sentence(s) not shown: the cited passages do not support "
+            "them; see --json)")
+
+
+def _stream_answer(tutor: Tutor, question: str, **kw: Any) -> Answer:
+    from tutor.answer import Answer, Retrieved, Sentence
+
+    final = None
+    for ev in tutor.ask_stream(question, **kw):
+        if isinstance(ev, Retrieved):
+            if ev.standalone != ev.question:
+                say(f"(understood as: {ev.standalone})")
+            say(f"found {len(ev.passages)} passages; checking the answer against them…")
+        elif isinstance(ev, Sentence):
+            click.echo(ev.marked + " ", nl=False)
+        elif isinstance(ev, Answer):
+            final = ev
+            if ev.abstained:
+                click.echo(ev.answer, nl=False)
+    click.echo()
+    assert final is not None
+    _print_sources(final)
+    return final
+
+
+@cli.command()
+@click.argument("question")
+@setting_option("k", "--k")
+@setting_option("model", "--model")
+@setting_option("temperature")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+@click.pass_context
+def ask(ctx: click.Context, question: str, k: int | None, model: Path | None,
+        temperature: float | None, as_json: bool) -> None:
+    """Answer one question from the guide, citing its sections.
+
+    Example:
+
+        tutor ask "What is AWS Glue DataBrew used for?" --k 5 --json
+    """
+    from tutor.answer import validate_question
+
+    settings = _settings(ctx, k=k, model=model, temperature=temperature)
+    validate_question(question, settings)  # fail fast, before loading anything
+    tutor = open_tutor(settings)
+    if as_json:
+        click.echo(json.dumps(tutor.ask(question).to_json(), indent=2, ensure_ascii=False))
+    else:
+        _stream_answer(tutor, question)
+
+
+@cli.command()
+@setting_option("k", "--k")
+@setting_option("model", "--model")
+@click.pass_context
+def chat(ctx: click.Context, k: int | None, model: Path | None) -> None:
+    """A conversation in the terminal; follow-up questions use the previous turn.
+
+    Type /new to start over, /quit (or Ctrl-D) to leave.
+
+    Example:
+
+        tutor chat   then   > When should I use AWS Glue?   > and how is it billed?
+    """
+    from tutor.conversation import Turn
+
+    tutor = open_tutor(_settings(ctx, k=k, model=model))
+    history: list[Turn] = []
+    click.echo("Ask about the DEA-C01 guide. /new starts over, /quit leaves.")
+    while True:
+        try:
+            q = input("\n> ").strip()
+        except EOFError:
+            click.echo()
+            return
+        if q in ("/quit", "/exit"):
+            return
+        if q == "/new":
+            history.clear()
+            click.echo("(new conversation)")
+            continue
+        if not q:
+            continue
+        try:
+            ans = _stream_answer(tutor, q, history=history)
+        except TutorError as e:
+            click.secho(str(e), fg="red", err=True)
+            continue
+        history.append(Turn(q, ans.standalone_question, ans.answer,
+                            [c.section_id for c in ans.citations]))
+
+
+@cli.command()
+@setting_option("corpus_dir", "--corpus")
+@click.pass_context
+def sections(ctx: click.Context, corpus_dir: Path | None) -> None:
+    """Print the guide's section tree with ids and line ranges.
+
+    Example:
+
+        tutor sections | grep -i glue
+    """
+    from tutor.corpus import load_corpus
+
+    settings = _settings(ctx, corpus_dir=corpus_dir)
+    for f in load_corpus(settings.corpus_dir):
+        click.echo(f.name)
+        for s in f.sections:
+            click.echo(f"{'  ' * (s.depth + 1)}{s.title}  "
+                       f"[{s.id}] (lines {s.start_line}–{s.end_line})")
+
+
+def main() -> None:
+    cli(prog_name="tutor")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Follow-up questions: rewrite "and how is it billed?" into a standalone query.
+
+A question is a follow-up when it starts like one ("and ...", "what about ...") or leans
+on a pronoun (it, its, they, this, ...) while naming no AWS service of its own. Its
+subject is then taken from the previous turn: the services that turn named, or else its
+content words. Pronouns are replaced by that subject; a follow-up with no pronoun gets
+the subject appended. Deterministic on purpose: the 135M model rewrites unreliably.
+
+Limits: only the previous turn is consulted; "the first one" / "the second" are not
+resolved to an item of an earlier list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tutor.ground import GENERIC, Lexicon
+from tutor.text import STOPWORDS, stem
+
+_LEAD = re.compile(r"^\s*(?:and|but|so|also|then|ok(?:ay)?|what about|how about)\b[\s,]*", re.I)
+_PRONOUN = re.compile(r"\b(it|its|they|them|their|this|that|these|those)\b", re.I)
+_QUESTION_WORDS = frozenset(
+    "what which when where why how who whom does do did is are can could should would "
+    "explain describe tell define mean means".split()
+)
+
+
+@dataclass
+class Turn:
+    question: str
+    standalone: str
+    answer: str = ""
+    section_ids: list[str] = field(default_factory=list)
+
+
+def subject_of(text: str, lexicon: Lexicon) -> str:
+    """The services named in `text` ("AWS Glue and Amazon EMR"), else its content words."""
+    toks = re.findall(r"[A-Za-z][A-Za-z0-9-]*", text)
+    phrases: list[list[str]] = []
+    run: list[str] = []
+    for w in toks:
+        is_ent = w in ("Amazon", "AWS") or (
+            stem(w.lower()) in lexicon.entities and w.lower() not in STOPWORDS
+        )
+        if is_ent:
+            run.append(w)
+        elif run:
+            phrases.append(run)
+            run = []
+    if run:
+        phrases.append(run)
+    names = [" ".join(p) for p in phrases if any(w not in ("Amazon", "AWS") for w in p)]
+    if names:
+        return " and ".join(dict.fromkeys(names))
+    content = [
+        w for w in toks
+        if w.lower() not in STOPWORDS and w.lower() not in _QUESTION_WORDS
+        and stem(w.lower()) not in GENERIC
+    ]
+    return " ".join(content)
+
+
+def is_followup(question: str, lexicon: Lexicon) -> bool:
+    has_entity = any(
+        stem(w.lower()) in lexicon.entities for w in re.findall(r"[A-Za-z][A-Za-z0-9]*", question)
+    )
+    if _LEAD.match(question):
+        return True
+    return bool(_PRONOUN.search(question)) and not has_entity
+
+
+def standalone_query(question: str, history: list[Turn], lexicon: Lexicon) -> str:
+    """The question, rewritten to stand alone when it follows up on the last turn."""
+    if not history or not is_followup(question, lexicon):
+        return question
+    subject = subject_of(history[-1].standalone, lexicon)
+    if not subject:
+        return question
+    rest = _LEAD.sub("", question).strip()
+    if _PRONOUN.search(rest):
+        rest = _PRONOUN.sub(subject, rest, count=1)
+        return rest[0].upper() + rest[1:]
+    return f"{rest.rstrip('?').strip()} ({subject})?"

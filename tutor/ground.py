@@ -1,0 +1,244 @@
+"""Verify every sentence of a draft answer against the passages, and cite it.
+
+A draft sentence is *supported* when one single sentence of one passage (a "unit")
+holds it:
+
+* coverage: the IDF-weighted share of the draft sentence's content-word stems found in
+  the unit is at least `threshold` (rare words such as service names weigh more than
+  "data");
+* required terms: every number and every AWS service/acronym term in the draft sentence
+  appears in that same unit, so "Glue runs big-data frameworks" is not supported by a
+  passage where that is said of EMR and Glue is named in another sentence;
+* logic: the draft and the unit agree on negation ("without", "not", ...);
+* near the threshold, embedding cosine similarity decides (tie-breaker).
+
+The citation is the passage of the best unit, whatever the model wrote: a model citation
+is kept only when that passage supports the sentence as well. Unsupported sentences are
+returned marked, for the caller to drop; `quote` picks the guide's own sentences when too
+little of the draft survives.
+
+Limits: lexical support cannot see every paraphrase (a faithful sentence in wholly new
+words is dropped, never shown as fact) nor every contradiction that keeps the words and
+the negations (e.g. swapped comparatives "faster"/"slower" with the same terms).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tutor.text import (
+    STOPWORDS,
+    content_stems,
+    negations,
+    numbers,
+    sentences,
+    stem,
+)
+
+if TYPE_CHECKING:
+    from tutor.embed import Embedder
+
+MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+# Words that do not make a claim about the guide: they neither need nor give support.
+GENERIC = frozenset(
+    stem(w)
+    for w in """aws amazon service services guide answer question passage passages based
+    according provide provides provided help helps allow allows example include includes
+    including different difference differences important key main various way ways""".split()
+)
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Corpus statistics the checker needs: IDF per stem and the set of entity stems."""
+
+    idf: dict[str, float]
+    entities: frozenset[str]
+    max_idf: float
+
+    @classmethod
+    def from_texts(cls, texts: list[str]) -> Lexicon:
+        df: Counter[str] = Counter()
+        ents: set[str] = set()
+        for t in texts:
+            df.update(set(content_stems(t)))
+            for m in re.finditer(r"\b(?:Amazon|AWS)\s+((?:[A-Z][A-Za-z0-9]*\s?){1,3})", t):
+                ents.update(stem(w.lower()) for w in m.group(1).split())
+            ents.update(stem(w.lower()) for w in re.findall(r"\b[A-Z][A-Z0-9]{1,7}s?\b", t))
+        ents -= {stem(w) for w in STOPWORDS} | {"data", "servic", "aw", "amazon"}
+        n = max(len(texts), 1)
+        idf = {w: math.log(1 + n / c) for w, c in df.items()}
+        return cls(idf, frozenset(ents), math.log(1 + n))
+
+    def weight(self, s: str) -> float:
+        return self.idf.get(s, self.max_idf)
+
+
+@dataclass(frozen=True)
+class Unit:
+    n: int  # passage number, 1-based
+    text: str
+    stems: frozenset[str]
+    numbers: frozenset[str]
+    negations: frozenset[str]
+
+
+@dataclass
+class Checked:
+    """One draft sentence after the check."""
+
+    text: str  # without citation markers
+    supported: bool
+    citations: list[int] = field(default_factory=list)
+    score: float = 0.0
+    evidence: str | None = None
+    reason: str = ""
+    model_citations: list[int] = field(default_factory=list)
+
+
+_LABEL = re.compile(r"^\s*(?:[-*•]\s*)?([^:.]{2,60}):\s")
+
+
+def split_units(passages: list[str]) -> list[Unit]:
+    """One unit per passage sentence. A sentence inherits the label of its bullet line
+    ("AWS Glue: Ideal for ... . Suitable when ...") so its implied subject counts."""
+    out = []
+    for n, p in enumerate(passages, start=1):
+        for line in p.splitlines():
+            m = _LABEL.match(line)
+            label = frozenset(content_stems(m.group(1))) if m else frozenset()
+            for s in sentences(line):
+                st = frozenset(content_stems(s)) | label
+                if st:
+                    out.append(Unit(n, s, st, frozenset(numbers(s)), frozenset(negations(s))))
+    return out
+
+
+def strip_markers(sentence: str) -> tuple[str, list[int]]:
+    cited: list[int] = []
+    for m in MARKER.finditer(sentence):
+        cited.extend(int(x) for x in m.group(1).split(","))
+    return MARKER.sub("", sentence).strip(), cited
+
+
+def required_terms(sentence: str, lex: Lexicon) -> set[str]:
+    """Stems that must appear in the supporting unit: entities and capitalised names."""
+    toks = re.findall(r"[A-Za-z][A-Za-z0-9]*", sentence)
+    req = set()
+    for i, w in enumerate(toks):
+        s = stem(w.lower())
+        if w.lower() in STOPWORDS or s in GENERIC:
+            continue
+        if s in lex.entities or (i > 0 and w[0].isupper()) or (len(w) > 1 and w.isupper()):
+            req.add(s)
+    return req
+
+
+class Verifier:
+    """Checks draft sentences against numbered passages."""
+
+    def __init__(
+        self, passages: list[str], lexicon: Lexicon, threshold: float = 0.6,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.units = split_units(passages)
+        self.lex = lexicon
+        self.threshold = threshold
+        self.embedder = embedder
+
+    def _coverage(self, stems: set[str], unit: Unit) -> float:
+        total = sum(self.lex.weight(s) for s in stems)
+        hit = sum(self.lex.weight(s) for s in stems if s in unit.stems)
+        return hit / total if total else 0.0
+
+    def check(self, draft_sentence: str) -> Checked:
+        text, cited = strip_markers(draft_sentence)
+        stems = {s for s in content_stems(text) if s not in GENERIC}
+        if len(stems) < 2:
+            return Checked(text, False, reason="too short to check", model_citations=cited)
+        need = required_terms(text, self.lex)
+        nums = numbers(text)
+        neg = negations(text)
+        best: tuple[float, Unit] | None = None
+        rejected: tuple[float, str] = (-1.0, "no passage sentence holds it")
+        for u in self.units:
+            cov = self._coverage(stems, u)
+            if best is not None and cov <= best[0]:
+                continue
+            missing = (need - u.stems) | (nums - u.numbers)
+            why = ""
+            if missing:
+                why = f"no passage sentence holds {', '.join(sorted(missing))} with the rest"
+            elif neg != u.negations:
+                why = "negation differs from the guide"
+            if why:
+                if cov > rejected[0]:
+                    rejected = (cov, why)
+                continue
+            best = (cov, u)
+        if best is None or (rejected[0] > best[0] and best[0] < self.threshold):
+            return Checked(text, False, reason=rejected[1], model_citations=cited)
+        score, unit = best
+        ok = score >= self.threshold
+        if not ok and score >= self.threshold - 0.15 and self.embedder is not None:
+            a, b = self.embedder.embed([text, unit.text])
+            ok = float(a @ b) >= 0.75
+        if not ok:
+            return Checked(text, False, score=score, reason=f"low overlap ({score:.2f})",
+                           model_citations=cited)
+        # keep a model citation when that passage supports the sentence as well
+        keep = [n for n in cited if any(
+            u.n == n and self._coverage(stems, u) >= score - 0.05 and not (need - u.stems)
+            and not (nums - u.numbers) for u in self.units)]
+        return Checked(text, True, keep or [unit.n], score, unit.text, "supported", cited)
+
+
+def question_focus(question: str) -> set[str]:
+    return {s for s in content_stems(question) if s not in GENERIC}
+
+
+def quote(
+    question: str, passages: list[str], lexicon: Lexicon, limit: int = 2,
+    exclude: set[str] | None = None,
+) -> list[Checked]:
+    """The guide's own sentences that best answer the question, each cited.
+
+    Ranked by IDF-weighted coverage of the question's content words, ties broken by
+    passage rank; sentences under 25 characters (labels, table headers) are skipped.
+    """
+    focus = question_focus(question)
+    total = sum(lexicon.weight(s) for s in focus) or 1.0
+    scored = []
+    for order, u in enumerate(split_units(passages)):
+        if len(u.text) < 25 or (exclude and u.text in exclude):
+            continue
+        cov = sum(lexicon.weight(s) for s in focus if s in u.stems) / total
+        scored.append((cov, -u.n, -order, u))
+    scored.sort(key=lambda t: (t[0], t[1], t[2]), reverse=True)
+    picked, seen = [], set()
+    for cov, _n, _o, u in scored:
+        if u.text in seen or cov <= 0:
+            continue
+        seen.add(u.text)
+        picked.append(Checked(u.text, True, [u.n], cov, u.text, "quoted from the guide"))
+        if len(picked) >= limit:
+            break
+    return picked
+
+
+def best_focus_coverage(question: str, passages: list[str], lexicon: Lexicon) -> float:
+    """How much of the question's subject the best passage sentence mentions (0-1)."""
+    focus = question_focus(question)
+    total = sum(lexicon.weight(s) for s in focus)
+    if not total:
+        return 0.0
+    return max(
+        (sum(lexicon.weight(s) for s in focus if s in u.stems) / total
+         for u in split_units(passages)),
+        default=0.0,
+    )
+

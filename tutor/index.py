@@ -1,0 +1,213 @@
+"""Build, save and load the self-describing index under `index/`.
+
+Files: `manifest.json` (format tag, embedding model and dimension, chunker parameters,
+sha256 of every corpus file, chunk count, tutor version, build time), `chunks.jsonl`
+(human-readable, one chunk per line, FAISS row i = line i), `index.faiss` (normalised
+vectors, inner product) and `bm25/` (the bm25s lexical index over the same chunks).
+
+A build writes into a temporary sibling folder and renames it into place, so an
+interrupted build never leaves a half-written index. `load_index` refuses an index that
+does not match the corpus, the embedding model, the chunker settings or this format,
+and says which command fixes it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tutor import __version__
+from tutor.chunk import Chunk, chunk_sections
+from tutor.config import Settings
+from tutor.corpus import Section, corpus_files, load_corpus, sha256_file
+from tutor.embed import Embedder
+from tutor.errors import IndexCorrupt, IndexMissing, IndexStale, TutorError
+from tutor.text import bm25_tokens
+
+FORMAT = "tutor-index/1"
+REBUILD = "tutor index --rebuild"
+FILES = ("manifest.json", "chunks.jsonl", "index.faiss", "sections.json")
+
+
+@dataclass
+class Index:
+    """Everything retrieval needs, loaded from disk."""
+
+    manifest: dict[str, Any]
+    chunks: list[Chunk]
+    sections: list[dict[str, Any]]
+    faiss: Any
+    bm25: Any
+    path: Path
+
+
+def _manifest(settings: Settings, embedder: Embedder, chunks: list[Chunk]) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "tutor_version": __version__,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "embedding": {"model": embedder.name, "dim": embedder.dim, "normalized": True},
+        "chunker": _chunker(settings),
+        "lexical": {"library": "bm25s", "tokenizer": "tutor.text.bm25_tokens"},
+        "corpus": {p.name: sha256_file(p) for p in corpus_files(settings.corpus_dir)},
+        "chunk_count": len(chunks),
+    }
+
+
+def _chunker(settings: Settings) -> dict[str, Any]:
+    return {
+        "splitter": "RecursiveCharacterTextSplitter",
+        "chunk_size": settings.chunk_size,
+        "chunk_overlap": settings.chunk_overlap,
+    }
+
+
+def _section_json(s: Section) -> dict[str, Any]:
+    return {
+        "id": s.id, "title": s.title, "path": s.path_str, "file": s.file, "depth": s.depth,
+        "parent_id": s.parent_id, "start_line": s.start_line, "end_line": s.end_line,
+        "text": s.text,
+    }
+
+
+def build_index(
+    settings: Settings,
+    embedder: Embedder | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Index:
+    """Parse, chunk, embed and write the index atomically; returns it loaded."""
+    import bm25s
+    import faiss
+
+    say = progress or (lambda _msg: None)
+    embedder = embedder or Embedder()
+    files = load_corpus(settings.corpus_dir)
+    sections = [s for f in files for s in f.sections]
+    chunks = chunk_sections(sections, settings.chunk_size, settings.chunk_overlap)
+    say(f"parsed {len(files)} file(s): {len(sections)} sections, {len(chunks)} chunks")
+    vectors = embedder.embed([c.embedding_text() for c in chunks], progress=progress is not None)
+    if vectors.shape[1] != embedder.dim:
+        raise TutorError(f"Embedding model gave dimension {vectors.shape[1]}, not {embedder.dim}.")
+    flat = faiss.IndexFlatIP(embedder.dim)
+    flat.add(vectors)
+    lexical = bm25s.BM25()
+    lexical.index([bm25_tokens(c.embedding_text()) for c in chunks], show_progress=False)
+
+    target = settings.index_dir
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.build-", dir=target.parent))
+    try:
+        faiss.write_index(flat, str(tmp / "index.faiss"))
+        lexical.save(str(tmp / "bm25"))
+        with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as fh:
+            for c in chunks:
+                fh.write(json.dumps(c.to_json(), ensure_ascii=False) + "\n")
+        (tmp / "sections.json").write_text(
+            json.dumps([_section_json(s) for s in sections], ensure_ascii=False, indent=1),
+            encoding="utf-8",
+        )
+        # the manifest goes last: a folder without it is never taken for an index
+        (tmp / "manifest.json").write_text(
+            json.dumps(_manifest(settings, embedder, chunks), indent=2), encoding="utf-8"
+        )
+        old = target.with_name(f".{target.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        if target.exists():
+            target.rename(old)
+        tmp.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    say(f"wrote {target}/")
+    return load_index(settings)
+
+
+def check_index(settings: Settings) -> dict[str, Any]:
+    """The manifest, if the index on disk matches the corpus and settings; else raise."""
+    where = settings.index_dir
+    mpath = where / "manifest.json"
+    if not mpath.exists():
+        raise IndexMissing(f"No index in {where}/: build it with `{REBUILD}` (or `make run`).")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise IndexCorrupt(f"{mpath} is corrupt: rebuild with `{REBUILD}`.") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        got = manifest.get("format") if isinstance(manifest, dict) else None
+        raise IndexStale(
+            f"Index format {got!r} is not {FORMAT!r} (built by another tutor version): "
+            f"rebuild with `{REBUILD}`."
+        )
+    if manifest.get("embedding", {}).get("model") != Embedder.name:
+        raise IndexStale(
+            f"Index was embedded with {manifest.get('embedding', {}).get('model')!r}, "
+            f"not {Embedder.name!r}: rebuild with `{REBUILD}`."
+        )
+    if manifest.get("chunker") != _chunker(settings):
+        raise IndexStale(
+            f"Index was chunked with {manifest.get('chunker')}, settings ask for "
+            f"{_chunker(settings)}: rebuild with `{REBUILD}`."
+        )
+    current = {p.name: sha256_file(p) for p in corpus_files(settings.corpus_dir)}
+    if manifest.get("corpus") != current:
+        was = set(manifest.get("corpus", {}))
+        changed = sorted(
+            n for n in set(current) | was if current.get(n) != manifest.get("corpus", {}).get(n)
+        )
+        raise IndexStale(
+            f"The corpus changed since the index was built ({', '.join(changed)}): "
+            f"rebuild with `{REBUILD}`."
+        )
+    missing = [f for f in FILES if not (where / f).exists()] + (
+        [] if (where / "bm25").is_dir() else ["bm25/"]
+    )
+    if missing:
+        raise IndexCorrupt(f"Index files missing in {where}/: {', '.join(missing)}; run `{REBUILD}`.")
+    return manifest
+
+
+def load_index(settings: Settings) -> Index:
+    import bm25s
+    import faiss
+
+    manifest = check_index(settings)
+    where = settings.index_dir
+    try:
+        with open(where / "chunks.jsonl", encoding="utf-8") as fh:
+            chunks = [Chunk(**json.loads(line)) for line in fh if line.strip()]
+        sections = json.loads((where / "sections.json").read_text(encoding="utf-8"))
+        vectors = faiss.read_index(str(where / "index.faiss"))
+        lexical = bm25s.BM25.load(str(where / "bm25"))
+    except Exception as e:  # any unreadable file means the same thing to the user
+        raise IndexCorrupt(f"Index in {where}/ is unreadable ({type(e).__name__}): run `{REBUILD}`.")
+    if len(chunks) != manifest.get("chunk_count") or vectors.ntotal != len(chunks):
+        raise IndexCorrupt(
+            f"Index in {where}/ is inconsistent ({len(chunks)} chunks, {vectors.ntotal} "
+            f"vectors, manifest says {manifest.get('chunk_count')}): run `{REBUILD}`."
+        )
+    return Index(manifest, chunks, sections, vectors, lexical, where)
+
+
+def ensure_index(
+    settings: Settings, embedder: Embedder | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Index, bool]:
+    """Load the index, rebuilding it when it was never built or is stale; (index, rebuilt).
+
+    A damaged index (manifest present, files missing or unreadable) is not rebuilt
+    silently: `IndexCorrupt` propagates with the command that fixes it.
+    """
+    try:
+        return load_index(settings), False
+    except (IndexMissing, IndexStale) as why:
+        if progress:
+            progress(f"{why.args[0].split(':')[0]}; rebuilding the index")
+        return build_index(settings, embedder, progress), True
