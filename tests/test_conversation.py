@@ -3,10 +3,14 @@ from __future__ import annotations
 from tutor.conversation import Turn, is_followup, standalone_query
 from tutor.ground import Lexicon
 
-LEX = Lexicon.from_texts([
-    "AWS Glue is a serverless ETL service.", "Amazon EMR runs Spark.",
-    "Amazon Kinesis Data Streams ingests data.", "Data skew makes partitions uneven.",
-])
+LEX = Lexicon.from_texts(
+    [
+        "AWS Glue is a serverless ETL service.",
+        "Amazon EMR runs Spark.",
+        "Amazon Kinesis Data Streams ingests data.",
+        "Data skew makes partitions uneven.",
+    ]
+)
 
 
 def test_pronoun_follow_up_takes_the_previous_subject():

@@ -36,8 +36,11 @@ PROMPT_CHARS = 900  # passage text in the prompt: keeps the first token fast
 _QUANTITY = re.compile(
     r"\b(how much|how many|how long|price|pricing|cost per|costs? (?:of|for)|per (?:gb|hour|"
     r"month|request)|limit|maximum|max|minimum|quota|default (?:value|number|size|timeout|"
-    r"retention)|what year|percent|\$)", re.I)
+    r"retention)|what year|percent|\$)",
+    re.I,
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[\d+(?:\s*,\s*\d+)*\])?\s+|\n+")
+_LIST_MARKER = re.compile(r"^\W*(?:\d{1,2}|[a-z])[.)]\W*$")
 
 
 @dataclass
@@ -55,8 +58,17 @@ class Citation:
     @classmethod
     def from_hit(cls, n: int, hit: Hit) -> Citation:
         c = hit.chunk
-        return cls(n, c.id, c.section_id, c.section_path, c.file, c.start_line, c.end_line,
-                   c.text, round(hit.score, 5))
+        return cls(
+            n,
+            c.id,
+            c.section_id,
+            c.section_path,
+            c.file,
+            c.start_line,
+            c.end_line,
+            c.text,
+            round(hit.score, 5),
+        )
 
 
 @dataclass
@@ -150,7 +162,10 @@ class Tutor:
     """Holds the loaded index and models; one per process, shared by every session."""
 
     def __init__(
-        self, settings: Settings, index: Index, embedder: Embedder | None = None,
+        self,
+        settings: Settings,
+        index: Index,
+        embedder: Embedder | None = None,
         generator: Generator | None = None,
     ) -> None:
         self.settings = settings
@@ -160,6 +175,15 @@ class Tutor:
         self.generator = generator or Generator(settings)
         self.lexicon = Lexicon.from_texts([c.embedding_text() for c in index.chunks])
 
+    def warm_up(self) -> None:
+        """Load the embedder and the GGUF model now, so no question pays for it."""
+        self.embedder.embed_one("warm up")
+        self.generator.load()
+
+    @staticmethod
+    def _passages(hits: list[Hit]) -> tuple[list[str], list[str]]:
+        return [h.chunk.text for h in hits], [h.chunk.title for h in hits]
+
     def should_abstain(self, question: str, hits: list[Hit]) -> str:
         """Why the guide does not cover the question, or "" when it does."""
         if not hits:
@@ -167,8 +191,8 @@ class Tutor:
         best = max(h.dense for h in hits)
         if best < self.settings.min_relevance:
             return f"the closest passage is not similar enough ({best:.2f})"
-        texts = [h.chunk.embedding_text() for h in hits]
-        focus = best_focus_coverage(question, texts, self.lexicon)
+        texts, titles = self._passages(hits)
+        focus = best_focus_coverage(question, texts, self.lexicon, titles)
         if focus < MIN_FOCUS:
             return f"no passage is about what the question asks ({focus:.2f})"
         if _QUANTITY.search(question) and not any(numbers(h.chunk.text) for h in hits[:3]):
@@ -176,8 +200,12 @@ class Tutor:
         return ""
 
     def ask_stream(
-        self, question: str, history: list[Turn] | None = None, k: int | None = None,
-        within: str | None = None, temperature: float | None = None,
+        self,
+        question: str,
+        history: list[Turn] | None = None,
+        k: int | None = None,
+        within: str | None = None,
+        temperature: float | None = None,
     ) -> Iterator[Retrieved | Sentence | Answer]:
         t0 = time.perf_counter()
         q = validate_question(question, self.settings)
@@ -188,8 +216,10 @@ class Tutor:
         t_retrieved = time.perf_counter()
         yield Retrieved(q, standalone, retrieved)
         timings: dict[str, float | None] = {
-            "retrieve_s": round(t_retrieved - t0, 4), "first_token_s": None,
-            "first_sentence_s": None, "total_s": None,
+            "retrieve_s": round(t_retrieved - t0, 4),
+            "first_token_s": None,
+            "first_sentence_s": None,
+            "total_s": None,
         }
         why = self.should_abstain(standalone, hits)
         if why:
@@ -198,13 +228,24 @@ class Tutor:
             text = "The guide does not cover this."
             if nearest:
                 text += " The nearest sections are: " + "; ".join(nearest) + "."
-            yield Answer(q, standalone, text, True, [], [], retrieved, timings,
-                         self.generator.name, nearest, why)
+            yield Answer(
+                q,
+                standalone,
+                text,
+                True,
+                [],
+                [],
+                retrieved,
+                timings,
+                self.generator.name,
+                nearest,
+                why,
+            )
             return
 
+        texts, titles = self._passages(hits)
         verifier = Verifier(
-            [h.chunk.embedding_text() for h in hits], self.lexicon,
-            self.settings.support_threshold, self.embedder,
+            texts, self.lexicon, self.settings.support_threshold, self.embedder, titles
         )
         shown: list[Sentence] = []
         checked: list[Sentence] = []
@@ -227,23 +268,40 @@ class Tutor:
         buf = ""
         gen_start = time.perf_counter()
         for piece in self.generator.stream(
-            messages_for(standalone, hits, self.lexicon), self.settings.max_tokens,
-            self.settings.temperature if temperature is None else temperature, usage,
+            messages_for(standalone, hits, self.lexicon),
+            self.settings.max_tokens,
+            self.settings.temperature if temperature is None else temperature,
+            usage,
         ):
             buf += piece
-            while m := _SENTENCE_END.search(buf):
-                sent, buf = buf[: m.start()] + buf[m.start():m.end()].strip(), buf[m.end():]
+            pos = 0
+            while m := _SENTENCE_END.search(buf, pos):
+                sent = buf[: m.start()] + buf[m.start() : m.end()].strip()
+                if _LIST_MARKER.match(sent):  # "1." opens a list item, not a sentence
+                    pos = m.end()
+                    continue
+                buf, pos = buf[m.end() :], 0
                 if (s := judge(sent)) is not None:
                     yield s
         if (s := judge(buf)) is not None:
             yield s
         if usage.first_token_s is not None:
             timings["first_token_s"] = round(gen_start - t0 + usage.first_token_s, 4)
+        timings["completion_tokens"] = usage.completion_tokens
+        if usage.completion_tokens > 1 and usage.decode_s > 0:
+            # measured as the tokens were consumed here, verification included
+            timings["decode_tok_s"] = round((usage.completion_tokens - 1) / usage.decode_s, 2)
 
         if len(shown) < MIN_SENTENCES:
             used = {s.evidence for s in shown if s.evidence}
-            for c in quote(standalone, [h.chunk.embedding_text() for h in hits], self.lexicon,
-                           limit=MIN_SENTENCES - len(shown), exclude=used):
+            for c in quote(
+                standalone,
+                texts,
+                self.lexicon,
+                limit=MIN_SENTENCES - len(shown),
+                exclude=used,
+                titles=titles,
+            ):
                 s = Sentence(c.text, True, c.citations, "guide", c.reason, c.evidence)
                 shown.append(s)
                 if timings["first_sentence_s"] is None:
@@ -253,8 +311,14 @@ class Tutor:
         cited = sorted({n for s in shown for n in s.citations})
         all_sentences = shown + [s for s in checked if not s.supported]
         yield Answer(
-            q, standalone, " ".join(s.marked for s in shown), False,
-            [retrieved[n - 1] for n in cited], all_sentences, retrieved, timings,
+            q,
+            standalone,
+            " ".join(s.marked for s in shown),
+            False,
+            [retrieved[n - 1] for n in cited],
+            all_sentences,
+            retrieved,
+            timings,
             self.generator.name,
         )
 

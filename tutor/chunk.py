@@ -66,8 +66,13 @@ def chunk_sections(sections: list[Section], chunk_size: int, chunk_overlap: int)
             last = sec.lines[bisect.bisect_right(offsets, end) - 1].number
             chunks.append(
                 Chunk(
-                    id=f"{sec.id}#{i}", section_id=sec.id, section_path=sec.path_str,
-                    title=sec.title, file=sec.file, start_line=first, end_line=last,
+                    id=f"{sec.id}#{i}",
+                    section_id=sec.id,
+                    section_path=sec.path_str,
+                    title=sec.title,
+                    file=sec.file,
+                    start_line=first,
+                    end_line=last,
                     text=doc.page_content,
                 )
             )

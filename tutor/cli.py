@@ -41,8 +41,13 @@ def setting_option(name: str, *decls: str) -> Callable[[Any], Any]:
     """A click option whose help text and type come from the Settings field."""
     f = FIELDS[name]
     kind = {"int": int, "float": float}.get(str(f.type), click.Path(path_type=Path))
-    return click.option(*(decls or (f"--{name.replace('_', '-')}",)), name, type=kind,
-                        default=None, help=f"{f.metadata['help']} [default: {f.default}]")
+    return click.option(
+        *(decls or (f"--{name.replace('_', '-')}",)),
+        name,
+        type=kind,
+        default=None,
+        help=f"{f.metadata['help']} [default: {f.default}]",
+    )
 
 
 def _settings(ctx: click.Context, **cli: Any) -> Settings:
@@ -64,12 +69,18 @@ def open_tutor(settings: Settings) -> Tutor:
     check_gguf(settings.gguf_path())
     embedder = Embedder()
     index, _ = ensure_index(settings, embedder, progress=say)
-    return Tutor(settings, index, embedder)
+    tutor = Tutor(settings, index, embedder)
+    tutor.warm_up()
+    return tutor
 
 
 @click.group(cls=_Group)
-@click.option("--config", type=click.Path(path_type=Path), default=None,
-              help="TOML settings file [default: ./tutor.toml if present]")
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="TOML settings file [default: ./tutor.toml if present]",
+)
 @click.version_option(package_name="tutor")
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None) -> None:
@@ -89,7 +100,9 @@ def cli(ctx: click.Context, config: Path | None) -> None:
 @setting_option("corpus_dir", "--corpus")
 @setting_option("index_dir", "--index")
 @click.pass_context
-def index(ctx: click.Context, rebuild: bool, corpus_dir: Path | None, index_dir: Path | None) -> None:
+def index(
+    ctx: click.Context, rebuild: bool, corpus_dir: Path | None, index_dir: Path | None
+) -> None:
     """Parse the guide, embed its chunks and write the index.
 
     Example:
@@ -102,14 +115,18 @@ def index(ctx: click.Context, rebuild: bool, corpus_dir: Path | None, index_dir:
     if not rebuild:
         try:
             m = check_index(settings)
-            say(f"index in {settings.index_dir}/ is up to date ({m['chunk_count']} chunks); "
-                "use --rebuild to build it anyway")
+            say(
+                f"index in {settings.index_dir}/ is up to date ({m['chunk_count']} chunks); "
+                "use --rebuild to build it anyway"
+            )
             return
         except TutorError:
             pass
     built = build_index(settings, progress=say)
-    click.echo(f"indexed {len(built.sections)} sections as {len(built.chunks)} chunks "
-               f"in {settings.index_dir}/")
+    click.echo(
+        f"indexed {len(built.sections)} sections as {len(built.chunks)} chunks "
+        f"in {settings.index_dir}/"
+    )
 
 
 def _print_sources(ans: Answer) -> None:
@@ -120,8 +137,10 @@ def _print_sources(ans: Answer) -> None:
         click.echo(f"[{c.n}] {c.section_path} ({c.file} lines {c.start_line}–{c.end_line})")
     dropped = [s for s in ans.sentences if not s.supported]
     if dropped:
-        say(f"({len(dropped)} draft sentence(s) not shown: the cited passages do not support "
-            "them; see --json)")
+        say(
+            f"({len(dropped)} draft sentence(s) not shown: the cited passages do not support "
+            "them; see --json)"
+        )
 
 
 def _stream_answer(tutor: Tutor, question: str, **kw: Any) -> Answer:
@@ -152,8 +171,14 @@ def _stream_answer(tutor: Tutor, question: str, **kw: Any) -> Answer:
 @setting_option("temperature")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
 @click.pass_context
-def ask(ctx: click.Context, question: str, k: int | None, model: Path | None,
-        temperature: float | None, as_json: bool) -> None:
+def ask(
+    ctx: click.Context,
+    question: str,
+    k: int | None,
+    model: Path | None,
+    temperature: float | None,
+    as_json: bool,
+) -> None:
     """Answer one question from the guide, citing its sections.
 
     Example:
@@ -208,8 +233,9 @@ def chat(ctx: click.Context, k: int | None, model: Path | None) -> None:
         except TutorError as e:
             click.secho(str(e), fg="red", err=True)
             continue
-        history.append(Turn(q, ans.standalone_question, ans.answer,
-                            [c.section_id for c in ans.citations]))
+        history.append(
+            Turn(q, ans.standalone_question, ans.answer, [c.section_id for c in ans.citations])
+        )
 
 
 @cli.command()
@@ -228,8 +254,9 @@ def sections(ctx: click.Context, corpus_dir: Path | None) -> None:
     for f in load_corpus(settings.corpus_dir):
         click.echo(f.name)
         for s in f.sections:
-            click.echo(f"{'  ' * (s.depth + 1)}{s.title}  "
-                       f"[{s.id}] (lines {s.start_line}–{s.end_line})")
+            click.echo(
+                f"{'  ' * (s.depth + 1)}{s.title}  [{s.id}] (lines {s.start_line}–{s.end_line})"
+            )
 
 
 def main() -> None:

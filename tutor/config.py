@@ -42,9 +42,7 @@ class Settings:
     max_tokens: int = field(default=120, metadata=_meta("most tokens the model drafts", 16, 2048))
     n_ctx: int = field(default=2048, metadata=_meta("model context window (tokens)", 512, 32768))
     threads: int = field(default=0, metadata=_meta("CPU threads for the model; 0 = all cores"))
-    chunk_size: int = field(
-        default=500, metadata=_meta("largest chunk in characters", 100, 4000)
-    )
+    chunk_size: int = field(default=500, metadata=_meta("largest chunk in characters", 100, 4000))
     chunk_overlap: int = field(
         default=60, metadata=_meta("characters shared by neighbouring chunks", 0, 1000)
     )

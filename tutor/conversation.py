@@ -54,8 +54,10 @@ def subject_of(text: str, lexicon: Lexicon) -> str:
     if names:
         return " and ".join(dict.fromkeys(names))
     content = [
-        w for w in toks
-        if w.lower() not in STOPWORDS and w.lower() not in _QUESTION_WORDS
+        w
+        for w in toks
+        if w.lower() not in STOPWORDS
+        and w.lower() not in _QUESTION_WORDS
         and stem(w.lower()) not in GENERIC
     ]
     return " ".join(content)

@@ -148,13 +148,23 @@ def parse_lines(raw_lines: list[str], file: str) -> list[Section]:
 
     def is_toc(raw: str) -> bool:
         m = _TOC_LINE.match(raw)
-        return bool(m) and strip_markdown(m.group("title")).strip().rstrip(":").lower() in titles
+        if m is None:
+            return False
+        return strip_markdown(m.group("title")).strip().rstrip(":").lower() in titles
 
     sections: list[Section] = []
     stack: list[_Node] = []
     seen: dict[tuple[str, ...], int] = {}
-    root = Section(_section_id(file, (Path(file).stem,), 0), Path(file).stem, (Path(file).stem,),
-                   file, 1, 1, 0, None)
+    root = Section(
+        _section_id(file, (Path(file).stem,), 0),
+        Path(file).stem,
+        (Path(file).stem,),
+        file,
+        1,
+        1,
+        0,
+        None,
+    )
     current = root
 
     def place(md: int, title: str) -> tuple[int | None, int | None]:
@@ -166,8 +176,9 @@ def parse_lines(raw_lines: list[str], file: str) -> list[Section]:
                 stack.pop()
             return rank, number
         if number is not None and number > 1:
-            body_items = {int(m.group(1)) for ln in current.lines
-                          if (m := _LIST_ITEM.match(ln.text))}
+            body_items = {
+                int(m.group(1)) for ln in current.lines if (m := _LIST_ITEM.match(ln.text))
+            }
             continues_list = (number - 1) in body_items
             if not continues_list:
                 for i in range(len(stack) - 1, -1, -1):
@@ -191,8 +202,13 @@ def parse_lines(raw_lines: list[str], file: str) -> list[Section]:
                 ordinal = seen.get(path, 0)
                 seen[path] = ordinal + 1
                 sec = Section(
-                    id=_section_id(file, path, ordinal), title=title, path=path, file=file,
-                    start_line=no, end_line=no, depth=len(stack),
+                    id=_section_id(file, path, ordinal),
+                    title=title,
+                    path=path,
+                    file=file,
+                    start_line=no,
+                    end_line=no,
+                    depth=len(stack),
                     parent_id=stack[-1].section.id if stack else None,
                 )
                 if rest:

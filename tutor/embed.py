@@ -57,8 +57,11 @@ class Embedder:
 
     def embed(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> NDArray[Any]:
         vecs = self._load().encode(
-            texts, batch_size=batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=progress,
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
         )
         return np.asarray(vecs, dtype=np.float32)
 

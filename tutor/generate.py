@@ -74,15 +74,21 @@ class Generator:
 
             try:
                 self._llm = Llama(
-                    model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.threads,
-                    n_batch=512, verbose=False,
+                    model_path=str(self.path),
+                    n_ctx=self.n_ctx,
+                    n_threads=self.threads,
+                    n_batch=512,
+                    verbose=False,
                 )
             except (ValueError, RuntimeError) as e:
                 raise TutorError(f"llama.cpp could not load {self.path}: {e}") from None
         return self._llm
 
     def stream(
-        self, messages: list[dict[str, str]], max_tokens: int, temperature: float,
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        temperature: float,
         usage: Usage | None = None,
     ) -> Iterator[str]:
         """Yield the reply text piece by piece; fills `usage` as it goes."""
@@ -92,8 +98,11 @@ class Generator:
             t0 = time.perf_counter()
             first = None
             for part in llm.create_chat_completion(
-                messages=messages, max_tokens=max_tokens, temperature=temperature,
-                top_k=1 if temperature == 0 else 40, stream=True,
+                messages=messages,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                top_k=1 if temperature == 0 else 40,
+                stream=True,
             ):
                 delta = part["choices"][0]["delta"].get("content")
                 if not delta:

@@ -63,13 +63,19 @@ class Lexicon:
     @classmethod
     def from_texts(cls, texts: list[str]) -> Lexicon:
         df: Counter[str] = Counter()
-        ents: set[str] = set()
+        cands: set[str] = set()
+        lower: Counter[str] = Counter()
+        upper: Counter[str] = Counter()
         for t in texts:
             df.update(set(content_stems(t)))
             for m in re.finditer(r"\b(?:Amazon|AWS)\s+((?:[A-Z][A-Za-z0-9]*\s?){1,3})", t):
-                ents.update(stem(w.lower()) for w in m.group(1).split())
-            ents.update(stem(w.lower()) for w in re.findall(r"\b[A-Z][A-Z0-9]{1,7}s?\b", t))
-        ents -= {stem(w) for w in STOPWORDS} | {"data", "servic", "aw", "amazon"}
+                cands.update(w.lower() for w in m.group(1).split())
+            cands.update(w.lower() for w in re.findall(r"\b[A-Z][A-Z0-9]{1,7}s?\b", t))
+            for w in re.findall(r"[A-Za-z][A-Za-z0-9]*", t):
+                (upper if w[0].isupper() else lower)[w.lower()] += 1
+        # a name is written capitalised; "CREATE USER" in SQL does not make "create" one
+        ents = {stem(w) for w in cands if upper[w] > lower[w] and w not in STOPWORDS}
+        ents -= {"data", "servic", "aw", "amazon"}
         n = max(len(texts), 1)
         idf = {w: math.log(1 + n / c) for w, c in df.items()}
         return cls(idf, frozenset(ents), math.log(1 + n))
@@ -100,19 +106,31 @@ class Checked:
     model_citations: list[int] = field(default_factory=list)
 
 
+_ITEM = re.compile(r"^\s*(?:[-*•]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+")
 _LABEL = re.compile(r"^\s*(?:[-*•]\s*)?([^:.]{2,60}):\s")
 
 
-def split_units(passages: list[str]) -> list[Unit]:
-    """One unit per passage sentence. A sentence inherits the label of its bullet line
-    ("AWS Glue: Ideal for ... . Suitable when ...") so its implied subject counts."""
+def split_units(
+    passages: list[str],
+    titles: list[str] | None = None,
+    lexicon: Lexicon | None = None,
+) -> list[Unit]:
+    """One unit per passage sentence, with the context a reader would give it: the label
+    of its bullet line ("AWS Glue: Ideal for ... . Suitable when ...") and the non-entity
+    words of its section title ("3. Key Salting" for "Salting involves ..."). Entity words
+    of a title are left out: "Choosing Between AWS Glue and Amazon EMR" must not lend
+    "Glue" to a sentence about EMR."""
     out = []
     for n, p in enumerate(passages, start=1):
+        context: frozenset[str] = frozenset()
+        if titles:
+            ents = lexicon.entities if lexicon else frozenset()
+            context = frozenset(s for s in content_stems(titles[n - 1]) if s not in ents)
         for line in p.splitlines():
             m = _LABEL.match(line)
             label = frozenset(content_stems(m.group(1))) if m else frozenset()
             for s in sentences(line):
-                st = frozenset(content_stems(s)) | label
+                st = frozenset(content_stems(s)) | label | context
                 if st:
                     out.append(Unit(n, s, st, frozenset(numbers(s)), frozenset(negations(s))))
     return out
@@ -142,10 +160,14 @@ class Verifier:
     """Checks draft sentences against numbered passages."""
 
     def __init__(
-        self, passages: list[str], lexicon: Lexicon, threshold: float = 0.6,
+        self,
+        passages: list[str],
+        lexicon: Lexicon,
+        threshold: float = 0.6,
         embedder: Embedder | None = None,
+        titles: list[str] | None = None,
     ) -> None:
-        self.units = split_units(passages)
+        self.units = split_units(passages, titles, lexicon)
         self.lex = lexicon
         self.threshold = threshold
         self.embedder = embedder
@@ -157,6 +179,7 @@ class Verifier:
 
     def check(self, draft_sentence: str) -> Checked:
         text, cited = strip_markers(draft_sentence)
+        text = _ITEM.sub("", text)
         stems = {s for s in content_stems(text) if s not in GENERIC}
         if len(stems) < 2:
             return Checked(text, False, reason="too short to check", model_citations=cited)
@@ -188,35 +211,56 @@ class Verifier:
             a, b = self.embedder.embed([text, unit.text])
             ok = float(a @ b) >= 0.75
         if not ok:
-            return Checked(text, False, score=score, reason=f"low overlap ({score:.2f})",
-                           model_citations=cited)
+            return Checked(
+                text, False, score=score, reason=f"low overlap ({score:.2f})", model_citations=cited
+            )
         # keep a model citation when that passage supports the sentence as well
-        keep = [n for n in cited if any(
-            u.n == n and self._coverage(stems, u) >= score - 0.05 and not (need - u.stems)
-            and not (nums - u.numbers) for u in self.units)]
+        keep = [
+            n
+            for n in cited
+            if any(
+                u.n == n
+                and self._coverage(stems, u) >= score - 0.05
+                and not (need - u.stems)
+                and not (nums - u.numbers)
+                for u in self.units
+            )
+        ]
         return Checked(text, True, keep or [unit.n], score, unit.text, "supported", cited)
 
 
-def question_focus(question: str) -> set[str]:
-    return {s for s in content_stems(question) if s not in GENERIC}
+def question_focus(question: str, lexicon: Lexicon | None = None) -> set[str]:
+    """The question's subject words. With a lexicon, words the guide never uses are left
+    out: they are phrasing ("pick", "should"), and cannot be covered by any passage."""
+    return {
+        s
+        for s in content_stems(question)
+        if s not in GENERIC and (lexicon is None or s in lexicon.idf)
+    }
 
 
 def quote(
-    question: str, passages: list[str], lexicon: Lexicon, limit: int = 2,
+    question: str,
+    passages: list[str],
+    lexicon: Lexicon,
+    limit: int = 2,
     exclude: set[str] | None = None,
+    titles: list[str] | None = None,
 ) -> list[Checked]:
     """The guide's own sentences that best answer the question, each cited.
 
     Ranked by IDF-weighted coverage of the question's content words, ties broken by
     passage rank; sentences under 25 characters (labels, table headers) are skipped.
     """
-    focus = question_focus(question)
+    focus = question_focus(question, lexicon)
     total = sum(lexicon.weight(s) for s in focus) or 1.0
     scored = []
-    for order, u in enumerate(split_units(passages)):
+    for order, u in enumerate(split_units(passages, titles, lexicon)):
         if len(u.text) < 25 or (exclude and u.text in exclude):
             continue
         cov = sum(lexicon.weight(s) for s in focus if s in u.stems) / total
+        if u.text.endswith(":"):  # a lead-in to a list says little on its own
+            cov *= 0.5
         scored.append((cov, -u.n, -order, u))
     scored.sort(key=lambda t: (t[0], t[1], t[2]), reverse=True)
     picked, seen = [], set()
@@ -230,15 +274,21 @@ def quote(
     return picked
 
 
-def best_focus_coverage(question: str, passages: list[str], lexicon: Lexicon) -> float:
+def best_focus_coverage(
+    question: str,
+    passages: list[str],
+    lexicon: Lexicon,
+    titles: list[str] | None = None,
+) -> float:
     """How much of the question's subject the best passage sentence mentions (0-1)."""
-    focus = question_focus(question)
+    focus = question_focus(question, lexicon)
     total = sum(lexicon.weight(s) for s in focus)
     if not total:
         return 0.0
     return max(
-        (sum(lexicon.weight(s) for s in focus if s in u.stems) / total
-         for u in split_units(passages)),
+        (
+            sum(lexicon.weight(s) for s in focus if s in u.stems) / total
+            for u in split_units(passages, titles, lexicon)
+        ),
         default=0.0,
     )
-

@@ -70,8 +70,14 @@ def _chunker(settings: Settings) -> dict[str, Any]:
 
 def _section_json(s: Section) -> dict[str, Any]:
     return {
-        "id": s.id, "title": s.title, "path": s.path_str, "file": s.file, "depth": s.depth,
-        "parent_id": s.parent_id, "start_line": s.start_line, "end_line": s.end_line,
+        "id": s.id,
+        "title": s.title,
+        "path": s.path_str,
+        "file": s.file,
+        "depth": s.depth,
+        "parent_id": s.parent_id,
+        "start_line": s.start_line,
+        "end_line": s.end_line,
         "text": s.text,
     }
 
@@ -103,6 +109,7 @@ def build_index(
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.build-", dir=target.parent))
     try:
+        tmp.chmod(0o755)  # mkdtemp makes it private; an index is ordinary data
         faiss.write_index(flat, str(tmp / "index.faiss"))
         lexical.save(str(tmp / "bm25"))
         with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as fh:
@@ -170,7 +177,9 @@ def check_index(settings: Settings) -> dict[str, Any]:
         [] if (where / "bm25").is_dir() else ["bm25/"]
     )
     if missing:
-        raise IndexCorrupt(f"Index files missing in {where}/: {', '.join(missing)}; run `{REBUILD}`.")
+        raise IndexCorrupt(
+            f"Index files missing in {where}/: {', '.join(missing)}; run `{REBUILD}`."
+        )
     return manifest
 
 
@@ -187,7 +196,9 @@ def load_index(settings: Settings) -> Index:
         vectors = faiss.read_index(str(where / "index.faiss"))
         lexical = bm25s.BM25.load(str(where / "bm25"))
     except Exception as e:  # any unreadable file means the same thing to the user
-        raise IndexCorrupt(f"Index in {where}/ is unreadable ({type(e).__name__}): run `{REBUILD}`.")
+        raise IndexCorrupt(
+            f"Index in {where}/ is unreadable ({type(e).__name__}): run `{REBUILD}`."
+        ) from None
     if len(chunks) != manifest.get("chunk_count") or vectors.ntotal != len(chunks):
         raise IndexCorrupt(
             f"Index in {where}/ is inconsistent ({len(chunks)} chunks, {vectors.ntotal} "
@@ -197,7 +208,8 @@ def load_index(settings: Settings) -> Index:
 
 
 def ensure_index(
-    settings: Settings, embedder: Embedder | None = None,
+    settings: Settings,
+    embedder: Embedder | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[Index, bool]:
     """Load the index, rebuilding it when it was never built or is stale; (index, rebuilt).

@@ -1,0 +1,91 @@
+"""Index build, manifest, staleness and atomic writes (real embedder)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tutor import __version__
+from tutor.config import Settings
+from tutor.errors import IndexCorrupt, IndexMissing, IndexStale, TutorError
+from tutor.index import build_index, check_index, ensure_index, load_index
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def small(tmp_path: Path, session_settings: Settings) -> Settings:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    guide = next(session_settings.corpus_dir.iterdir()).read_text(encoding="utf-8")
+    # a slice of the guide keeps these tests quick
+    (corpus / "guide.md").write_text("\n".join(guide.splitlines()[620:760]), encoding="utf-8")
+    return Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+
+
+def test_manifest_describes_the_index(small, embedder):
+    idx = build_index(small, embedder)
+    m = json.loads((small.index_dir / "manifest.json").read_text())
+    assert m["format"] == "tutor-index/1" and m["tutor_version"] == __version__
+    assert m["embedding"] == {"model": embedder.name, "dim": 384, "normalized": True}
+    assert m["chunker"]["chunk_size"] == small.chunk_size
+    assert list(m["corpus"]) == ["guide.md"] and len(m["corpus"]["guide.md"]) == 64
+    assert m["chunk_count"] == len(idx.chunks) == idx.faiss.ntotal
+    lines = (small.index_dir / "chunks.jsonl").read_text().splitlines()
+    assert [json.loads(x)["id"] for x in lines] == [c.id for c in idx.chunks]
+
+
+def test_changed_corpus_is_detected_and_rebuilt(small, embedder):
+    build_index(small, embedder)
+    with open(small.corpus_dir / "guide.md", "a", encoding="utf-8") as fh:
+        fh.write("\n## New heading\nAmazon Foo is new.\n")
+    with pytest.raises(IndexStale, match=r"corpus changed.*guide.md.*tutor index --rebuild"):
+        check_index(small)
+    said: list[str] = []
+    idx, rebuilt = ensure_index(small, embedder, progress=said.append)
+    assert rebuilt and any("rebuilding" in s for s in said)
+    assert any("Amazon Foo" in c.text for c in idx.chunks)
+
+
+def test_other_chunker_settings_are_detected(small, embedder):
+    build_index(small, embedder)
+    with pytest.raises(IndexStale, match="chunked with"):
+        check_index(
+            Settings(corpus_dir=small.corpus_dir, index_dir=small.index_dir, chunk_size=800)
+        )
+
+
+def test_missing_and_corrupt_index(small, embedder):
+    with pytest.raises(IndexMissing, match="tutor index --rebuild"):
+        load_index(small)
+    build_index(small, embedder)
+    (small.index_dir / "index.faiss").write_bytes(b"garbage")
+    with pytest.raises(IndexCorrupt, match="unreadable.*tutor index --rebuild"):
+        load_index(small)
+    (small.index_dir / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexCorrupt, match="corrupt"):
+        ensure_index(small, embedder)
+
+
+def test_failed_build_leaves_the_old_index_whole(small, embedder, monkeypatch):
+    build_index(small, embedder)
+    before = {p.name: p.read_bytes() for p in small.index_dir.iterdir() if p.is_file()}
+    (small.corpus_dir / "bad.md").write_bytes(b"# Title\n\xff\xfe not utf-8\n")
+    with pytest.raises(TutorError, match=r"bad.md is not UTF-8"):
+        build_index(small, embedder)
+    (small.corpus_dir / "bad.md").unlink()
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("faiss.write_index", boom)
+    with pytest.raises(RuntimeError):
+        build_index(small, embedder)
+    after = {p.name: p.read_bytes() for p in small.index_dir.iterdir() if p.is_file()}
+    assert after == before
+    leftovers = [p.name for p in small.index_dir.parent.iterdir() if p.name.startswith(".index")]
+    assert leftovers == []
+    shutil.rmtree(small.index_dir)

@@ -1,0 +1,51 @@
+"""Hybrid retrieval with the real embedder: the right section is in the top 5."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+CASES = [
+    ("When should I pick EMR over Glue?", "6. Choosing Between AWS Glue and Amazon EMR"),
+    (
+        "Which service migrates databases to AWS with minimal downtime?",
+        "Comparing data storage methods",
+    ),
+    (
+        "How do I give another AWS account access to my S3 bucket?",
+        "Example of Cross-Account Access",
+    ),
+    ("What is the difference between RBAC and ABAC?", "Authorisation Models in AWS: RBAC and ABAC"),
+    (
+        "How can I hide sensitive columns from some Redshift users?",
+        "1. Dynamic Data Masking (DDM) in Amazon Redshift",
+    ),
+    ("What does MSK stand for and what is it used for?", "Data streams services on AWS"),
+    (
+        "How do I keep Glue Data Catalog partitions in sync with S3?",
+        "3. Synchronising Partitions with Data Catalog",
+    ),
+    ("What is PartiQL used for?", "Running SQL Queries on AWS Database Services"),
+    ("Why is columnar storage better for analytics?", "Row-based and columnar data storage"),
+    (
+        "How should a Lambda function retry failed records?",
+        "7. Handling Failures and Retry Strategies",
+    ),
+    ("How do I detect and fix data skew?", "Addressing Data Skew"),
+    ("What is key salting?", "3. Key Salting"),
+    ("How does CloudTrail Lake centralise logs?", "Centralised Logging with CloudTrail Lake"),
+]
+
+
+@pytest.mark.parametrize(("question", "section"), CASES)
+def test_right_section_in_top_5(tutor, question, section):
+    hits = tutor.retriever.search(question, 5)
+    paths = [h.chunk.section_path for h in hits]
+    assert any(p.split(" › ")[-1] == section or f"› {section} ›" in p for p in paths), paths
+
+
+def test_scoped_search_stays_inside_the_section(tutor, built_index):
+    task = next(s for s in built_index.sections if s["title"].startswith("4.3 "))
+    hits = tutor.retriever.search("How are keys managed?", 4, within=task["id"])
+    assert hits and all(h.chunk.section_path.startswith(task["path"]) for h in hits)

@@ -1,0 +1,134 @@
+"""Benchmark: index build, retrieval latency, first token, decode speed, memory.
+
+Run with `make bench` (or `python -m tutor.bench`). Prints a table and writes
+`bench.json`. Decode speed is measured through the tutor (streaming + per-sentence
+verification) and with bare llama-cpp-python on the same prompts, interleaved in one run,
+so that the ratio is not skewed by a noisy machine. Figures, not assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from tutor.config import load_settings
+
+QUESTIONS = [
+    "When should I pick EMR over Glue?",
+    "What is AWS Lake Formation used for?",
+    "What does Amazon Kinesis Data Firehose do?",
+    "How do I give another account access to my S3 bucket?",
+    "What is the difference between RBAC and ABAC?",
+    "What is dynamic data masking in Redshift?",
+    "What is Amazon MSK?",
+    "How do I keep Glue Data Catalog partitions in sync?",
+    "Why use columnar storage for analytics?",
+    "How should Lambda retry failed records?",
+    "How do I handle data skew?",
+    "What is key salting?",
+    "What is CloudTrail Lake?",
+    "What is the difference between ETL and ELT?",
+    "What are the S3 storage classes for infrequent access?",
+    "What does AWS Glue DataBrew do?",
+    "How does Step Functions orchestrate pipelines?",
+    "What is schema evolution?",
+    "What does AWS DMS do?",
+    "How is data encrypted at rest with KMS?",
+]
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, max(0, round(q * (len(xs) - 1))))]
+
+
+def main() -> None:
+    from tutor.answer import Tutor, messages_for
+    from tutor.embed import Embedder
+    from tutor.index import build_index, load_index
+
+    settings = load_settings()
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        build_index(settings.with_overrides(index_dir=Path(tmp) / "index"), Embedder())
+        index_build_s = time.perf_counter() - t0
+
+    embedder = Embedder()
+    tutor = Tutor(settings, load_index(settings), embedder)
+    tutor.retriever.search("warm up", settings.k)
+    retrieve_ms = []
+    for _ in range(3):
+        for q in QUESTIONS:
+            t = time.perf_counter()
+            tutor.retriever.search(q, settings.k)
+            retrieve_ms.append((time.perf_counter() - t) * 1000)
+
+    llm = tutor.generator.load()
+    tutor.ask(QUESTIONS[0])  # warm the model and the system-prompt cache
+    first_token, first_sentence, total, tutor_rates, bare_rates = [], [], [], [], []
+    for q in QUESTIONS:
+        ans = tutor.ask(q)
+        total.append(ans.timings["total_s"] or 0.0)
+        if ans.timings["first_token_s"] is not None:
+            first_token.append(ans.timings["first_token_s"])
+        if ans.timings["first_sentence_s"] is not None:
+            first_sentence.append(ans.timings["first_sentence_s"])
+        if ans.abstained:
+            continue
+        rate = ans.timings.get("decode_tok_s")
+        if rate:
+            tutor_rates.append(rate)
+        hits = tutor.retriever.search(ans.standalone_question, settings.k)
+        msgs = messages_for(ans.standalone_question, hits, tutor.lexicon)
+        # bare llama-cpp-python, same prompt, same model instance
+        n, t_first = 0, None
+        for part in llm.create_chat_completion(
+            messages=msgs, max_tokens=settings.max_tokens, temperature=0.0, top_k=1, stream=True
+        ):
+            if part["choices"][0]["delta"].get("content"):
+                n += 1
+                if t_first is None:
+                    t_first = time.perf_counter()
+        if n > 1 and t_first is not None:
+            bare_rates.append((n - 1) / (time.perf_counter() - t_first))
+
+    decode = statistics.median(tutor_rates) if tutor_rates else 0.0
+    bare = statistics.median(bare_rates) if bare_rates else 0.0
+    out = {
+        "index_build_s": round(index_build_s, 2),
+        "retrieve_p50_ms": round(pct(retrieve_ms, 0.5), 2),
+        "retrieve_p95_ms": round(pct(retrieve_ms, 0.95), 2),
+        "first_token_p50_s": round(statistics.median(first_token), 3) if first_token else None,
+        "total_p50_s": round(statistics.median(total), 3),
+        "decode_tok_s": round(decode, 1),
+        "decode_tok_s_bare": round(bare, 1),
+        "decode_ratio": round(decode / bare, 3) if bare else None,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "model": str(tutor.generator.path),
+        "machine": f"{platform.machine()}, {_cores()} cores, {platform.python_version()}, "
+        f"{platform.platform()}",
+    }
+    Path("bench.json").write_text(json.dumps(out, indent=2) + "\n")
+    width = max(len(k) for k in out)
+    for k, v in out.items():
+        print(f"{k:<{width}}  {v}")
+    if first_sentence:
+        print(
+            f"{'(first verified sentence p50 s)':<{width}}  {statistics.median(first_sentence):.3f}"
+        )
+    print(f"questions: {len(QUESTIONS)}, answered: {len(tutor_rates)}; wrote bench.json")
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+if __name__ == "__main__":
+    main()
