@@ -78,3 +78,28 @@ def test_quote_picks_the_guide_sentence_about_the_question():
     lex = Lexicon.from_texts(passages + OTHER)
     (q,) = quote("Which runs Hadoop and Spark workloads?", passages, lex, limit=1)
     assert "Hadoop and Spark workloads" in q.text and q.citations == [1]
+
+
+VELOCITY = (
+    "3. Velocity\n"
+    "Near real-time: it represents streaming data that is processed in small individual "
+    "batches. The batches are continuously collected and then processed within minutes of "
+    "the data generation.\n"
+    "Real time: it represents streaming data that is processed in very small individual "
+    "batches."
+)
+
+
+def test_invented_comparison_is_caught():
+    lex = Lexicon.from_texts([VELOCITY, *OTHER])
+    v = Verifier([VELOCITY], lex, threshold=0.6)
+    assert not v.check("Near real-time processing is faster than real-time processing.").supported
+    kept = v.check("Near real-time batches are processed within minutes of the data generation.")
+    assert kept.supported
+
+
+def test_a_section_title_alone_does_not_support_a_sentence():
+    passages = ["Representation | Multiple tables | Collection of documents"]
+    lex = Lexicon.from_texts(passages + OTHER)
+    v = Verifier(passages, lex, threshold=0.6, titles=["Comparing data storage methods"])
+    assert not v.check("(Comparing data storage methods)").supported

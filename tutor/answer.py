@@ -25,13 +25,22 @@ from tutor.conversation import Turn, standalone_query
 from tutor.embed import Embedder
 from tutor.errors import TutorError
 from tutor.generate import Generator, Usage, prompt_text
-from tutor.ground import Checked, Lexicon, Verifier, best_focus_coverage, quote
+from tutor.ground import (
+    Checked,
+    Lexicon,
+    Verifier,
+    best_focus_coverage,
+    question_focus,
+    quote,
+    same_claim,
+)
 from tutor.index import Index
 from tutor.retrieve import Hit, Retriever
 from tutor.text import content_stems, numbers, sentences
 
 MIN_FOCUS = 0.5  # share of the question's subject a guide sentence must mention
 MIN_SENTENCES = 2  # below this many verified sentences, quote the guide to fill in
+MIN_WORDS = 5  # a shorter "sentence" from the model is a fragment or a title
 PROMPT_CHARS = 900  # passage text in the prompt: keeps the first token fast
 _QUANTITY = re.compile(
     r"\b(how much|how many|how long|price|pricing|cost per|costs? (?:of|for)|per (?:gb|hour|"
@@ -191,8 +200,9 @@ class Tutor:
         best = max(h.dense for h in hits)
         if best < self.settings.min_relevance:
             return f"the closest passage is not similar enough ({best:.2f})"
-        texts, titles = self._passages(hits)
-        focus = best_focus_coverage(question, texts, self.lexicon, titles)
+        focus = best_focus_coverage(
+            question, [h.chunk.embedding_text() for h in hits], self.lexicon
+        )
         if focus < MIN_FOCUS:
             return f"no passage is about what the question asks ({focus:.2f})"
         if _QUANTITY.search(question) and not any(numbers(h.chunk.text) for h in hits[:3]):
@@ -251,11 +261,17 @@ class Tutor:
         checked: list[Sentence] = []
         usage = Usage()
 
+        focus = question_focus(standalone, self.lexicon)
+
         def judge(raw: str) -> Sentence | None:
             raw = raw.strip()
             if not raw:
                 return None
             c: Checked = verifier.check(raw)
+            if c.supported and len(c.text.split()) < MIN_WORDS:
+                c.supported, c.reason = False, "a fragment, not a sentence"
+            elif c.supported and not (set(content_stems(c.text)) & focus):
+                c.supported, c.reason = False, "true to the guide but not about the question"
             s = Sentence(c.text, c.supported, c.citations, "model", c.reason, c.evidence)
             checked.append(s)
             if c.supported and all(c.text != x.text for x in shown):
@@ -293,7 +309,8 @@ class Tutor:
             timings["decode_tok_s"] = round((usage.completion_tokens - 1) / usage.decode_s, 2)
 
         if len(shown) < MIN_SENTENCES:
-            used = {s.evidence for s in shown if s.evidence}
+            # a guide sentence is not quoted again when a shown sentence already says it
+            used = {s.evidence for s in shown if s.evidence and same_claim(s.text, s.evidence)}
             for c in quote(
                 standalone,
                 texts,

@@ -259,6 +259,132 @@ def sections(ctx: click.Context, corpus_dir: Path | None) -> None:
             )
 
 
+def _git_commit() -> str | None:
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (out.stdout.strip() + ("+dirty" if dirty else "")) or None
+
+
+@cli.command(name="eval")
+@click.option(
+    "--gold",
+    type=click.Path(path_type=Path),
+    default=Path("evals/gold.jsonl"),
+    show_default=True,
+    help="Gold questions (JSONL).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Report folder [default: evals/reports/<timestamp>/]",
+)
+@setting_option("k", "--k")
+@setting_option("model", "--model")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="Only the first N questions."
+)
+@click.option("--check-gold", is_flag=True, help="Only validate the gold file, then exit.")
+@click.option(
+    "--compare",
+    nargs=2,
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="OLD NEW",
+    help="Compare two reports (folders or report.json files).",
+)
+@click.pass_context
+def eval_cmd(
+    ctx: click.Context,
+    gold: Path,
+    out: Path | None,
+    k: int | None,
+    model: Path | None,
+    limit: int | None,
+    check_gold: bool,
+    compare: tuple[Path, Path] | None,
+) -> None:
+    """Score retrieval, citations, grounding, answers and abstention on gold questions.
+
+    Every question goes through the same pipeline as `tutor ask`. Writes report.json,
+    report.md and report.html.
+
+    Example:
+
+        tutor eval --limit 20 --out /tmp/run1 && tutor eval --compare evals/baseline /tmp/run1
+    """
+    import dataclasses
+    import time
+
+    from tutor.evals import report as rep
+    from tutor.evals.gold import Corpus, load_gold
+    from tutor.evals.gold import check_gold as validate
+
+    if compare:
+        for line in rep.compare(rep.load_report(compare[0]), rep.load_report(compare[1])):
+            click.echo(line)
+        return
+    settings = _settings(ctx, k=k, model=model)
+    items = load_gold(gold)
+    corpus = Corpus(settings.corpus_dir)
+    problems = validate(items, corpus)
+    if problems:
+        raise TutorError(f"{gold} has {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+    if check_gold:
+        from collections import Counter
+
+        kinds = Counter(g.kind for g in items)
+        click.echo(f"{gold}: {len(items)} questions, valid ({dict(sorted(kinds.items()))})")
+        return
+    from tutor.evals.run import by_kind, latency_detail, run_eval, summarise
+
+    items = items[:limit] if limit else items
+    tutor = open_tutor(settings)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S")
+    t0 = time.perf_counter()
+    with click.progressbar(
+        length=len(items), label="asking", file=sys.stderr, show_pos=True
+    ) as bar:
+        records = run_eval(tutor, items, corpus, settings.k, progress=lambda _g: bar.update(1))
+    wall = time.perf_counter() - t0
+    report: dict[str, Any] = {
+        "summary": summarise(records),
+        "by_kind": by_kind(records),
+        "latency": latency_detail(records),
+        "meta": {
+            "started": started,
+            "wall_s": round(wall, 1),
+            "k": settings.k,
+            "model": str(settings.gguf_path()),
+            "git_commit": _git_commit(),
+            "gold": str(gold),
+            "settings": {
+                f: str(v) if isinstance(v, Path) else v
+                for f, v in dataclasses.asdict(settings).items()
+            },
+            "index_manifest": tutor.index.manifest,
+        },
+        "questions": records,
+    }
+    out = out or Path("evals/reports") / started.replace(":", "")
+    rep.write_reports(out, report)
+    for key, value in rep._flat(report["summary"]):
+        click.echo(f"{key:<36} {rep._fmt(value)}")
+    click.echo(f"{len(items)} questions in {wall:.0f} s; wrote {out}/report.html")
+
+
 def main() -> None:
     cli(prog_name="tutor")
 

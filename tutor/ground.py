@@ -88,9 +88,14 @@ class Lexicon:
 class Unit:
     n: int  # passage number, 1-based
     text: str
-    stems: frozenset[str]
+    stems: frozenset[str]  # the sentence's own words
     numbers: frozenset[str]
     negations: frozenset[str]
+    context: frozenset[str] = frozenset()  # its bullet label and section title words
+
+    @property
+    def all_stems(self) -> frozenset[str]:
+        return self.stems | self.context
 
 
 @dataclass
@@ -130,9 +135,18 @@ def split_units(
             m = _LABEL.match(line)
             label = frozenset(content_stems(m.group(1))) if m else frozenset()
             for s in sentences(line):
-                st = frozenset(content_stems(s)) | label | context
+                st = frozenset(content_stems(s))
                 if st:
-                    out.append(Unit(n, s, st, frozenset(numbers(s)), frozenset(negations(s))))
+                    out.append(
+                        Unit(
+                            n,
+                            s,
+                            st,
+                            frozenset(numbers(s)),
+                            frozenset(negations(s)),
+                            (label | context) - st,
+                        )
+                    )
     return out
 
 
@@ -156,6 +170,14 @@ def required_terms(sentence: str, lex: Lexicon) -> set[str]:
     return req
 
 
+def comparatives(sentence: str) -> set[str]:
+    """Stems of the words a comparison rests on ("faster" in "X is faster than Y"):
+    a guide sentence that does not make the same comparison does not support it."""
+    found = re.findall(r"\b(\w+)\s+than\b", sentence.lower())
+    found += re.findall(r"\b(?:more|less)\s+(\w+)", sentence.lower())
+    return {stem(w) for w in found if w not in STOPWORDS}
+
+
 class Verifier:
     """Checks draft sentences against numbered passages."""
 
@@ -173,8 +195,11 @@ class Verifier:
         self.embedder = embedder
 
     def _coverage(self, stems: set[str], unit: Unit) -> float:
+        """IDF-weighted share of `stems` the unit holds; words that only its label or
+        title hold count half (they name the topic, they do not state the claim)."""
         total = sum(self.lex.weight(s) for s in stems)
         hit = sum(self.lex.weight(s) for s in stems if s in unit.stems)
+        hit += 0.5 * sum(self.lex.weight(s) for s in stems if s in unit.context)
         return hit / total if total else 0.0
 
     def check(self, draft_sentence: str) -> Checked:
@@ -183,7 +208,7 @@ class Verifier:
         stems = {s for s in content_stems(text) if s not in GENERIC}
         if len(stems) < 2:
             return Checked(text, False, reason="too short to check", model_citations=cited)
-        need = required_terms(text, self.lex)
+        need = required_terms(text, self.lex) | comparatives(text)
         nums = numbers(text)
         neg = negations(text)
         best: tuple[float, Unit] | None = None
@@ -192,7 +217,7 @@ class Verifier:
             cov = self._coverage(stems, u)
             if best is not None and cov <= best[0]:
                 continue
-            missing = (need - u.stems) | (nums - u.numbers)
+            missing = (need - u.all_stems) | (nums - u.numbers)
             why = ""
             if missing:
                 why = f"no passage sentence holds {', '.join(sorted(missing))} with the rest"
@@ -229,6 +254,12 @@ class Verifier:
         return Checked(text, True, keep or [unit.n], score, unit.text, "supported", cited)
 
 
+def same_claim(a: str, b: str, threshold: float = 0.8) -> bool:
+    """Whether two sentences share nearly all their content words (Jaccard on stems)."""
+    sa, sb = set(content_stems(a)), set(content_stems(b))
+    return bool(sa | sb) and len(sa & sb) / len(sa | sb) >= threshold
+
+
 def question_focus(question: str, lexicon: Lexicon | None = None) -> set[str]:
     """The question's subject words. With a lexicon, words the guide never uses are left
     out: they are phrasing ("pick", "should"), and cannot be covered by any passage."""
@@ -258,7 +289,10 @@ def quote(
     for order, u in enumerate(split_units(passages, titles, lexicon)):
         if len(u.text) < 25 or (exclude and u.text in exclude):
             continue
-        cov = sum(lexicon.weight(s) for s in focus if s in u.stems) / total
+        cov = (
+            sum(lexicon.weight(s) for s in focus if s in u.stems)
+            + 0.5 * sum(lexicon.weight(s) for s in focus if s in u.context)
+        ) / total
         if u.text.endswith(":"):  # a lead-in to a list says little on its own
             cov *= 0.5
         scored.append((cov, -u.n, -order, u))
@@ -274,21 +308,17 @@ def quote(
     return picked
 
 
-def best_focus_coverage(
-    question: str,
-    passages: list[str],
-    lexicon: Lexicon,
-    titles: list[str] | None = None,
-) -> float:
-    """How much of the question's subject the best passage sentence mentions (0-1)."""
+def best_focus_coverage(question: str, passages: list[str], lexicon: Lexicon) -> float:
+    """How much of the question's subject the best passage mentions (0-1), IDF-weighted.
+    Pass passages with their section path so that the topic named by a heading counts."""
     focus = question_focus(question, lexicon)
     total = sum(lexicon.weight(s) for s in focus)
     if not total:
         return 0.0
     return max(
         (
-            sum(lexicon.weight(s) for s in focus if s in u.stems) / total
-            for u in split_units(passages, titles, lexicon)
+            sum(lexicon.weight(s) for s in focus if s in set(content_stems(p))) / total
+            for p in passages
         ),
         default=0.0,
     )

@@ -1,0 +1,191 @@
+"""The eval harness on a tiny hand-made corpus and gold set; expected values are worked
+out by hand in the comments, not copied from the code's output."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from tutor.answer import Answer, Citation, Sentence
+from tutor.evals import report as rep
+from tutor.evals.gold import Corpus, GoldItem, check_gold, load_gold
+from tutor.evals.metrics import (
+    abstention_prf,
+    key_fact_found,
+    lcs_precision,
+    ndcg_at_k,
+    reciprocal_rank,
+    token_f1,
+)
+from tutor.evals.run import Scorer, score_question, summarise
+
+GUIDE = """# Guide
+## Glue
+AWS Glue is a serverless ETL service.
+It has a Data Catalog.
+## EMR
+Amazon EMR runs Spark and Hadoop.
+"""
+GLUE = ("glue#0", "guide.md", 3, 4, "AWS Glue is a serverless ETL service.\nIt has a Data Catalog.")
+EMR = ("emr#0", "guide.md", 6, 6, "Amazon EMR runs Spark and Hadoop.")
+
+
+def cit(n, chunk):
+    cid, file, a, b, text = chunk
+    return Citation(n, cid, cid.split("#")[0], f"Guide › {cid}", file, a, b, text, 0.0)
+
+
+def answer(q, retrieved, shown, abstained=False):
+    cited = sorted({n for s in shown for n in s.citations})
+    text = " ".join(s.marked for s in shown)
+    return Answer(
+        q,
+        q,
+        text,
+        abstained,
+        [retrieved[n - 1] for n in cited],
+        shown,
+        retrieved,
+        {"retrieve_s": 0.01, "first_token_s": 0.5, "total_s": 1.0},
+        "m.gguf",
+    )
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Corpus:
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "guide.md").write_text(GUIDE)
+    return Corpus(tmp_path / "c")
+
+
+G1 = GoldItem(
+    "g1",
+    "What is Glue?",
+    "A serverless ETL service.",
+    ["serverless ETL service"],
+    ["AWS Glue is a serverless ETL service."],
+    "Glue",
+    "fact",
+)
+G2 = GoldItem("g2", "What does Glue cost?", "not in the guide", [], [], "", "unanswerable")
+G3 = GoldItem(
+    "g3",
+    "Glue or EMR?",
+    "EMR runs Spark and Hadoop.",
+    ["runs Spark and Hadoop"],
+    ["Amazon EMR runs Spark and Hadoop."],
+    "EMR",
+    "compare",
+)
+
+
+def test_metric_functions_by_hand():
+    assert reciprocal_rank([False, True, False]) == 0.5
+    # DCG = 1/log2(3); ideal with 2 relevant = 1 + 1/log2(3)
+    assert ndcg_at_k([False, True, False], 2) == pytest.approx(
+        (1 / math.log2(3)) / (1 + 1 / math.log2(3))
+    )
+    # P = 2/2, R = 2/3 -> F1 = 0.8
+    assert token_f1("the cat sat", "cat sat down") == pytest.approx(0.8)
+    assert key_fact_found("partitioning data", "It partitions the data by date.")
+    assert not key_fact_found("runs Spark and Hadoop", "EMR is cheaper than Glue.")
+    # glue, spark, jobs in order out of glue runs spark jobs -> 3/4
+    assert lcs_precision("Glue runs Spark jobs", "AWS Glue can run Spark jobs") == 0.75
+    # tp=1 fp=1 fn=1
+    assert abstention_prf([True, True, False, False], [True, False, True, False]) == (0.5, 0.5, 0.5)
+
+
+def test_score_and_summarise_by_hand(corpus):
+    scorer = Scorer(corpus, {GLUE[0]: GLUE[1:4], EMR[0]: EMR[1:4]}, embed=None)
+    r1 = [cit(1, EMR), cit(2, GLUE)]
+    a1 = answer(
+        G1.question, r1, [Sentence("AWS Glue is a serverless ETL service.", True, [2], "guide")]
+    )
+    a2 = answer(G2.question, [cit(1, GLUE)], [], abstained=True)
+    r3 = [cit(1, EMR), cit(2, GLUE)]
+    a3 = answer(G3.question, r3, [Sentence("EMR is cheaper than Glue.", True, [1], "model")])
+    recs = [score_question(g, a, scorer, k=2) for g, a in ((G1, a1), (G2, a2), (G3, a3))]
+    m1, m3 = recs[0]["metrics"], recs[2]["metrics"]
+    assert (m1["recall_at_k"], m1["rr"], m1["first_relevant_rank"]) == (1.0, 0.5, 2)
+    assert m1["ndcg_at_k"] == pytest.approx(1 / math.log2(3))  # one relevant chunk at rank 2
+    # answer tokens: aws glue is serverless etl service 2 (7); reference: 3, all shared
+    assert m1["token_f1"] == pytest.approx(2 * (3 / 7) / (3 / 7 + 1))
+    assert m1["key_fact_recall"] == 1.0 and m3["key_fact_recall"] == 0.0
+    assert (m3["shown"], m3["shown_supported"]) == (1, 0)  # "cheaper" is in no passage
+    assert (m3["citations"], m3["citations_ok"]) == (1, 1)  # but it cites the evidence
+
+    s = summarise(recs)
+    assert s["n_questions"] == 3
+    assert s["retrieval"] == {
+        "recall_at_k": 1.0,
+        "mrr": 0.75,
+        "ndcg_at_k": round((1 / math.log2(3) + 1) / 2, 4),
+    }
+    assert s["citation"] == {"precision": 1.0, "recall": 1.0}
+    assert s["grounding"] == {"supported_rate": 0.5, "answers_fully_supported": 0.5}
+    assert s["answer"]["key_fact_recall"] == 0.5
+    assert s["abstention"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    assert s["latency"] == {"first_token_p50_s": 0.5, "total_p50_s": 1.0}
+
+    report = {
+        "summary": s,
+        "by_kind": {},
+        "latency": {},
+        "questions": recs,
+        "meta": {"started": "t", "wall_s": 1.0, "k": 2, "model": "m", "git_commit": "x"},
+    }
+    md = rep.markdown(report)
+    assert "g3 (compare)" in md and "1 shown sentence(s) unsupported" in md
+    assert "g1 (fact)" not in md  # no failure
+
+
+def test_compare_names_what_changed(corpus):
+    scorer = Scorer(corpus, {GLUE[0]: GLUE[1:4], EMR[0]: EMR[1:4]}, embed=None)
+    good = answer(
+        G3.question,
+        [cit(1, EMR)],
+        [Sentence("Amazon EMR runs Spark and Hadoop.", True, [1], "guide")],
+    )
+    bad = answer(G3.question, [cit(1, GLUE)], [], abstained=True)
+    old = {
+        "summary": summarise([score_question(G3, bad, scorer, 1)]),
+        "questions": [score_question(G3, bad, scorer, 1)],
+    }
+    new = {
+        "summary": summarise([score_question(G3, good, scorer, 1)]),
+        "questions": [score_question(G3, good, scorer, 1)],
+    }
+    out = "\n".join(rep.compare(old, new))
+    assert "better (1):" in out and "g3" in out and "worse (0):" in out
+    assert "answer.key_fact_recall" in out and "+1.000" in out
+
+
+def test_gold_validation_names_each_problem(corpus, tmp_path):
+    bad = [
+        GoldItem("x1", "q", "a", ["serverless"], ["not in the guide at all"], "Glue", "fact"),
+        GoldItem("x2", "q", "a", ["Spark"], ["Amazon EMR runs Spark"], "Glue", "fact"),
+        GoldItem("x3", "q", "maybe", [], [], "", "unanswerable"),
+        GoldItem("x3", "q", "a", ["Spark"], ["Amazon EMR runs Spark"], "EMR", "trivia"),
+    ]
+    problems = "\n".join(check_gold(bad, corpus))
+    assert "x1: evidence not verbatim" in problems
+    assert "x2: section 'Glue' is not the heading above the evidence ('EMR')" in problems
+    assert "x3: an unanswerable item" in problems
+    assert "x3: duplicate id" in problems and "kind 'trivia'" in problems
+    assert check_gold([G1, G2, G3], corpus) == []
+    path = tmp_path / "g.jsonl"
+    path.write_text(json.dumps({"id": "a", "question": "q"}) + "\n")
+    with pytest.raises(Exception, match="fields must be exactly"):
+        load_gold(path)
+
+
+def test_the_shipped_gold_set_is_valid_and_broad():
+    root = Path(__file__).resolve().parent.parent
+    items = load_gold(root / "evals" / "gold.jsonl")
+    assert check_gold(items, Corpus(root / "corpus")) == []
+    kinds = [g.kind for g in items]
+    assert len(items) >= 80 and kinds.count("unanswerable") >= 10
+    assert {"fact", "compare", "scenario", "multi"} <= set(kinds)
