@@ -33,6 +33,9 @@ test: index
 bench: index
 	$(PY) -m tutor.bench
 
+eval: index
+	$(TUTOR) eval
+
 lint: install
 	$(VENV)/bin/ruff check tutor tests
 	$(VENV)/bin/mypy
