@@ -25,7 +25,7 @@ index: install
 	$(TUTOR) index
 
 run: index
-	$(TUTOR) chat
+	$(TUTOR) serve --host $(HOST) --port $(PORT)
 
 test: index
 	$(PY) -m pytest

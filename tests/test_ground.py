@@ -106,7 +106,9 @@ def test_a_section_title_alone_does_not_support_a_sentence():
 
 
 def test_a_wrong_label_is_caught():
-    passages = ["1. Volume\nVolume: the amount of data ingested, the total size of the data coming in."]
+    passages = [
+        "1. Volume\nVolume: the amount of data ingested, the total size of the data coming in."
+    ]
     lex = Lexicon.from_texts(passages + OTHER)
     v = Verifier(passages, lex, threshold=0.6)
     assert v.check("Volume: the total size of the data coming in.").supported

@@ -37,7 +37,7 @@ from tutor.ground import (
 )
 from tutor.index import Index
 from tutor.retrieve import Hit, Retriever
-from tutor.text import content_stems, numbers, sentences
+from tutor.text import content_stems, sentences
 
 MIN_SENTENCES = 2  # below this many verified sentences, quote the guide to fill in
 MIN_WORDS = 5  # a shorter "sentence" from the model is a fragment or a title
@@ -47,13 +47,20 @@ _FIGURE = re.compile(
     r"\b(price|pricing|priced|cost(?:s|ing)?(?![-\s]?(?:effective|efficient|optimi))|how many|"
     r"how long|maximum|max|minimum|limit|limits|quota|default (?:value|number|size|timeout|"
     r"retention|limit|period|setting|quota)|(?:what|which|in which) year|percent(?:age)?|"
-    r"score|per (?:gb|tb|hour|month|request|second))\b|\$", re.I)
-_DURATION = re.compile(r"\b(indefinitely|seconds?|minutes?|hours?|days?|weeks?|months?|"
-                       r"years?)\b", re.I)
+    r"score|per (?:gb|tb|hour|month|request|second))\b|\$",
+    re.I,
+)
+_DURATION = re.compile(
+    r"\b(indefinitely|seconds?|minutes?|hours?|days?|weeks?|months?|"
+    r"years?)\b",
+    re.I,
+)
 # Drafts that say nothing about the guide even when their words are in it.
 _NOT_A_CLAIM = re.compile(
     r"(\?\s*$|:\s*$|^\W*(question|answer)\s*:|\b(the|this|these) (passages?|question|"
-    r"guide says)\b)", re.I)
+    r"guide says)\b)",
+    re.I,
+)
 # A sentence led by a pronoun leans on an earlier one: alone, it cannot be checked.
 _PRONOUN_LED = re.compile(r"^\W*(this|it|they|these|those|that)\b", re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[\d+(?:\s*,\s*\d+)*\])?\s+|\n+")
@@ -237,7 +244,13 @@ class Tutor:
         k: int | None = None,
         within: str | None = None,
         temperature: float | None = None,
+        generator: Generator | None = None,
     ) -> Iterator[Retrieved | Sentence | Answer]:
+        """Answer `question`, yielding Retrieved, then verified Sentences, then the Answer.
+
+        `history` lets a follow-up be understood; `within` limits retrieval to a section
+        and its children; `generator` drafts with another model than the default."""
+        gen = generator or self.generator
         t0 = time.perf_counter()
         q = validate_question(question, self.settings)
         standalone = standalone_query(q, history or [], self.lexicon)
@@ -268,7 +281,7 @@ class Tutor:
                 [],
                 retrieved,
                 timings,
-                self.generator.name,
+                gen.name,
                 nearest,
                 why,
             )
@@ -308,7 +321,7 @@ class Tutor:
 
         buf = ""
         gen_start = time.perf_counter()
-        for piece in self.generator.stream(
+        for piece in gen.stream(
             messages_for(standalone, hits, self.lexicon),
             self.settings.max_tokens,
             self.settings.temperature if temperature is None else temperature,
@@ -361,7 +374,7 @@ class Tutor:
             all_sentences,
             retrieved,
             timings,
-            self.generator.name,
+            gen.name,
         )
 
     def ask(self, question: str, **kw: Any) -> Answer:

@@ -259,6 +259,34 @@ def sections(ctx: click.Context, corpus_dir: Path | None) -> None:
             )
 
 
+@cli.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; the default keeps the tutor on this machine.",
+)
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--share", is_flag=True, help="Also create a public Gradio share link (off).")
+@setting_option("model", "--model")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, share: bool, model: Path | None) -> None:
+    """Start the web tutor (chat, clickable citations, section browser).
+
+    Example:
+
+        tutor serve --port 7860   then open http://127.0.0.1:7860
+    """
+    settings = _settings(ctx, model=model)
+    from tutor.generate import check_gguf
+
+    check_gguf(settings.gguf_path())  # a bad --model fails here, not in the page
+    from tutor.web import build_app, launch
+
+    click.echo(f"tutor: serving on http://{host}:{port} (Ctrl-C to stop)", err=True)
+    launch(build_app(settings), host=host, port=port, share=share)
+
+
 def _git_commit() -> str | None:
     import subprocess
 

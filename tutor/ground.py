@@ -207,7 +207,7 @@ class Verifier:
         """Drop a "(Section title) " prefix the model copied from the prompt's layout."""
         m = re.match(r"^\(?([^()]{2,100})\)\s*", text)
         if m and any(t.endswith(m.group(1).strip().lower()) for t in self.titles):
-            return text[m.end():]
+            return text[m.end() :]
         return text
 
     def check(self, draft_sentence: str) -> Checked:
@@ -290,43 +290,72 @@ def quote(
 ) -> list[Checked]:
     """The guide's own sentences that best answer the question, each cited.
 
-    Ranked by IDF-weighted coverage of the question's content words, ties broken by
-    passage rank; sentences under 25 characters (labels, table headers) are skipped.
+    Picked greedily: each next sentence is the one that mentions most of the question's
+    subject words not yet covered (IDF-weighted; label and title words count half), so
+    that a comparison gets a sentence for each side. Higher-ranked passages win ties.
+    Sentences under 25 characters (labels, table headers) are skipped, and a lead-in
+    ending in ":" counts half.
     """
     focus = question_focus(question, lexicon)
     total = sum(lexicon.weight(s) for s in focus) or 1.0
-    scored = []
-    for order, u in enumerate(split_units(passages, titles, lexicon)):
-        if len(u.text) < 25 or (exclude and u.text in exclude):
-            continue
-        cov = (
-            sum(lexicon.weight(s) for s in focus if s in u.stems)
-            + 0.5 * sum(lexicon.weight(s) for s in focus if s in u.context)
+    units = [
+        u
+        for u in split_units(passages, titles, lexicon)
+        if len(u.text) >= 25 and not (exclude and u.text in exclude)
+    ]
+
+    def gain(u: Unit, covered: set[str]) -> float:
+        new = focus - covered
+        g = (
+            sum(lexicon.weight(s) for s in new if s in u.stems)
+            + 0.5 * sum(lexicon.weight(s) for s in new if s in u.context)
         ) / total
-        if u.text.endswith(":"):  # a lead-in to a list says little on its own
-            cov *= 0.5
-        scored.append((cov, -u.n, -order, u))
-    scored.sort(key=lambda t: (t[0], t[1], t[2]), reverse=True)
-    picked, seen = [], set()
-    for cov, _n, _o, u in scored:
-        if u.text in seen or cov <= 0:
-            continue
-        seen.add(u.text)
-        picked.append(Checked(u.text, True, [u.n], cov, u.text, "quoted from the guide"))
-        if len(picked) >= limit:
+        g -= 0.02 * (u.n - 1)  # prefer what retrieval ranked higher
+        return g * 0.5 if u.text.endswith(":") else g
+
+    picked: list[Checked] = []
+    covered: set[str] = set()
+    while len(picked) < limit:
+        seen = {c.text for c in picked}
+        best = max(
+            (u for u in units if u.text not in seen),
+            key=lambda u: (gain(u, covered), gain(u, set()), -u.n),
+            default=None,
+        )
+        if best is None or gain(best, set()) <= 0:
             break
+        covered |= set(best.stems | best.context) & focus
+        picked.append(
+            Checked(
+                best.text,
+                True,
+                [best.n],
+                round(gain(best, set()), 3),
+                best.text,
+                "quoted from the guide",
+            )
+        )
     return picked
 
 
 def focus_units(
-    question: str, passages: list[str], lexicon: Lexicon, titles: list[str] | None = None,
+    question: str,
+    passages: list[str],
+    lexicon: Lexicon,
+    titles: list[str] | None = None,
 ) -> list[tuple[float, Unit]]:
     """Every passage sentence with the share of the question's subject it mentions."""
     focus = question_focus(question, lexicon)
     total = sum(lexicon.weight(s) for s in focus) or 1.0
     return [
-        ((sum(lexicon.weight(s) for s in focus if s in u.stems)
-          + 0.5 * sum(lexicon.weight(s) for s in focus if s in u.context)) / total, u)
+        (
+            (
+                sum(lexicon.weight(s) for s in focus if s in u.stems)
+                + 0.5 * sum(lexicon.weight(s) for s in focus if s in u.context)
+            )
+            / total,
+            u,
+        )
         for u in split_units(passages, titles, lexicon)
     ]
 
