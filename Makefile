@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 HOST    ?= 127.0.0.1
 PORT    ?= 7860
 
-.PHONY: install index run test bench lint eval clean
+.PHONY: install index run test bench lint eval loadcheck browser clean
 
 # torch is installed first and pinned: this CPU build lies on the machine's disk, and an
 # unpinned torch (pulled by sentence-transformers) would fetch a multi-GB CUDA build.
@@ -27,7 +27,11 @@ index: install
 run: index
 	$(TUTOR) serve --host $(HOST) --port $(PORT)
 
-test: index
+# The browser test drives Debian's Chromium (never a browser download).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: index browser
 	$(PY) -m pytest
 
 bench: index
@@ -35,6 +39,9 @@ bench: index
 
 eval: index
 	$(TUTOR) eval
+
+loadcheck: index
+	$(PY) -m tutor.loadcheck
 
 lint: install
 	$(VENV)/bin/ruff check tutor tests

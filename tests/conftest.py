@@ -55,3 +55,23 @@ def tutor(session_settings: Settings, built_index, embedder):
     from tutor.answer import Tutor
 
     return Tutor(session_settings, built_index, embedder)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def web_url(session_settings: Settings, tutor):
+    """The web app, built by build_app around the session's tutor, on a free port."""
+    from tutor.web import build_app, launch
+
+    app = build_app(session_settings, tutor=tutor)
+    port = free_port()
+    launch(app, port=port, block=False)
+    yield f"http://127.0.0.1:{port}/"
+    app.close()

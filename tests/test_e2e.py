@@ -87,3 +87,11 @@ def test_ask_json_output(tmp_path: Path, session_settings, built_index):
     assert any("Key Salting" in c["section_path"] for c in d["citations"])
     assert all({"text", "supported", "citations"} <= set(s) for s in d["sentences"])
     assert len(d["retrieved"]) == 3
+
+
+def test_a_term_the_embedder_does_not_know_is_still_answered(tutor):
+    # MiniLM gives "PartiQL" a low cosine; BM25 finds it, and the tutor must not abstain
+    ans = tutor.ask("What is PartiQL?")
+    assert not ans.abstained, ans.abstain_reason
+    assert any("Running SQL Queries" in c.section_path for c in ans.citations)
+    assert "PartiQL" in ans.answer

@@ -40,6 +40,7 @@ from tutor.retrieve import Hit, Retriever
 from tutor.text import content_stems, sentences
 
 MIN_SENTENCES = 2  # below this many verified sentences, quote the guide to fill in
+STRONG_TOPIC = 0.8  # subject coverage that overrules a low embedding similarity
 MIN_WORDS = 5  # a shorter "sentence" from the model is a fragment or a title
 PROMPT_CHARS = 900  # passage text in the prompt: keeps the first token fast
 # Questions that ask for a figure: the guide must state one, or the tutor abstains.
@@ -219,11 +220,17 @@ class Tutor:
         if not hits:
             return "nothing in the guide matched"
         best = max(h.dense for h in hits)
-        if best < self.settings.min_relevance:
-            return f"the closest passage is not similar enough ({best:.2f})"
         topic = best_focus_coverage(
             question, [h.chunk.embedding_text() for h in hits], self.lexicon
         )
+        # a low cosine is overruled when a passage names nearly all the question's subject
+        # (the small embedding model does not know terms such as "PartiQL") - but only when
+        # most of that subject is vocabulary of the guide at all ("FIFA World Cup" is not)
+        subject = question_focus(question)
+        known = len(question_focus(question, self.lexicon)) / max(len(subject), 1)
+        on_topic = topic >= STRONG_TOPIC and known >= 0.5
+        if best < self.settings.min_relevance and not on_topic:
+            return f"the closest passage is not similar enough ({best:.2f})"
         if topic < self.settings.min_focus:
             return f"no passage is about what the question asks ({topic:.2f})"
         if m := _FIGURE.search(question):

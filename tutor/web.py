@@ -37,7 +37,7 @@ EXAMPLES = [
 PANEL_LIMIT = 10
 
 CSS = """
-#passages { max-height: 78vh; overflow-y: auto; }
+#passages { max-height: 72vh; overflow-y: auto !important; }
 .passage { border: 1px solid #ddd; border-radius: 6px; padding: 6px 10px; margin: 8px 0; }
 .passage.active { outline: 3px solid #e8a33d; }
 .passage .path { font-weight: 600; font-size: 0.9em; }
@@ -59,8 +59,11 @@ JS = """
     if (!el) return;
     document.querySelectorAll('.passage.active').forEach((x) => x.classList.remove('active'));
     el.classList.add('active');
-    const mark = el.querySelector('mark');
-    (mark || el).scrollIntoView({block: 'center'});
+    // scroll the panel, not the page, so the chat stays where the student is reading
+    const box = document.getElementById('passages');
+    const target = el.querySelector('mark') || el;
+    box.scrollIntoView({block: 'nearest'});
+    box.scrollTop += target.getBoundingClientRect().top - box.getBoundingClientRect().top - 60;
   }, true);
 }
 """
