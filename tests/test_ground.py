@@ -113,3 +113,13 @@ def test_a_wrong_label_is_caught():
     v = Verifier(passages, lex, threshold=0.6)
     assert v.check("Volume: the total size of the data coming in.").supported
     assert not v.check("Variety: the total size of the data coming in.").supported
+
+
+def test_quotes_cover_both_sides_and_stay_on_the_subject():
+    passages = [GLUE_EMR, EMR_FRAMEWORKS, DYNAMO]
+    lex = Lexicon.from_texts(passages + OTHER)
+    both = quote("Glue or EMR for my workload?", passages, lex, limit=2)
+    assert {"glue", "emr"} <= {w.strip(":").lower() for q in both for w in q.text.split()}
+    # once the subject is covered, the next quote is still about it, never filler
+    dynamo = quote("What is DynamoDB?", passages, lex, limit=2)
+    assert [q.citations for q in dynamo] == [[3]]

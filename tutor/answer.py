@@ -1,9 +1,11 @@
 """The question-answering pipeline: retrieve, decide, draft, verify, cite.
 
 `Tutor.ask_stream` yields, in order: one `Retrieved` (the numbered passages, known
-within milliseconds, before the model has said anything), then each `Sentence` as soon
-as the model completes it and the checker has judged it, then the final `Answer`.
-Text is never shown before it is verified: streaming is per verified sentence.
+within milliseconds, before the model has said anything), the guide's own sentence that
+best answers the question (also known then), each model `Sentence` as soon as the model
+completes it and the checker has accepted it, more guide sentences if too few survived,
+then the final `Answer`. Text is never shown before it is verified: streaming is per
+verified sentence.
 
 Abstention: the tutor says the guide does not cover a question when the best passage is
 not similar enough (`min_relevance`, cosine), when no single guide sentence mentions
@@ -301,8 +303,22 @@ class Tutor:
         shown: list[Sentence] = []
         checked: list[Sentence] = []
         usage = Usage()
-
         focus = question_focus(standalone, self.lexicon)
+
+        def show(s: Sentence) -> Sentence:
+            shown.append(s)
+            if timings["first_sentence_s"] is None:
+                timings["first_sentence_s"] = round(time.perf_counter() - t0, 4)
+            return s
+
+        # The guide's best sentence is known now, long before the model's first token:
+        # it leads the answer, so the first useful, cited words come within milliseconds.
+        quotes = [
+            Sentence(c.text, True, c.citations, "guide", c.reason, c.evidence)
+            for c in quote(standalone, texts, self.lexicon, limit=MIN_SENTENCES, titles=titles)
+        ]
+        if quotes:
+            yield show(quotes.pop(0))
 
         def judge(raw: str) -> Sentence | None:
             raw = raw.strip()
@@ -317,14 +333,11 @@ class Tutor:
                 c.supported, c.reason = False, "a fragment, not a sentence"
             elif c.supported and not (set(content_stems(c.text)) & focus):
                 c.supported, c.reason = False, "true to the guide but not about the question"
+            if c.supported and any(same_claim(c.text, x.text) for x in shown):
+                return None  # says again what the answer already says
             s = Sentence(c.text, c.supported, c.citations, "model", c.reason, c.evidence)
             checked.append(s)
-            if c.supported and all(c.text != x.text for x in shown):
-                shown.append(s)
-                if timings["first_sentence_s"] is None:
-                    timings["first_sentence_s"] = round(time.perf_counter() - t0, 4)
-                return s
-            return None
+            return show(s) if c.supported else None
 
         buf = ""
         gen_start = time.perf_counter()
@@ -353,22 +366,12 @@ class Tutor:
             # measured as the tokens were consumed here, verification included
             timings["decode_tok_s"] = round((usage.completion_tokens - 1) / usage.decode_s, 2)
 
-        if len(shown) < MIN_SENTENCES:
-            # a guide sentence is not quoted again when a shown sentence already says it
-            used = {s.evidence for s in shown if s.evidence and same_claim(s.text, s.evidence)}
-            for c in quote(
-                standalone,
-                texts,
-                self.lexicon,
-                limit=MIN_SENTENCES - len(shown),
-                exclude=used,
-                titles=titles,
-            ):
-                s = Sentence(c.text, True, c.citations, "guide", c.reason, c.evidence)
-                shown.append(s)
-                if timings["first_sentence_s"] is None:
-                    timings["first_sentence_s"] = round(time.perf_counter() - t0, 4)
-                yield s
+        # too little verified: quote the guide's next best sentences
+        for q_s in quotes:
+            if len(shown) >= MIN_SENTENCES:
+                break
+            if not any(same_claim(q_s.text, x.text) or q_s.text == x.evidence for x in shown):
+                yield show(q_s)
         timings["total_s"] = round(time.perf_counter() - t0, 4)
         cited = sorted({n for s in shown for n in s.citations})
         all_sentences = shown + [s for s in checked if not s.supported]

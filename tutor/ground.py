@@ -315,6 +315,7 @@ def quote(
 
     picked: list[Checked] = []
     covered: set[str] = set()
+    units = [u for u in units if gain(u, set()) > 0]  # only sentences about the subject
     while len(picked) < limit:
         seen = {c.text for c in picked}
         best = max(
@@ -322,7 +323,7 @@ def quote(
             key=lambda u: (gain(u, covered), gain(u, set()), -u.n),
             default=None,
         )
-        if best is None or gain(best, set()) <= 0:
+        if best is None:
             break
         covered |= set(best.stems | best.context) & focus
         picked.append(
