@@ -329,7 +329,7 @@ def build_app(settings: Settings, tutor: Tutor | None = None) -> gr.Blocks:
             return "".join(reversed((panel or [])[-PANEL_LIMIT:]))
         return section_html("sec-browse", s) + "".join(reversed((panel or [])[-PANEL_LIMIT:]))
 
-    with gr.Blocks(title="DEA-C01 tutor", fill_width=True) as app:
+    with gr.Blocks(title="DEA-C01 tutor", fill_width=True, analytics_enabled=False) as app:
         status = gr.Markdown(status_text(), elem_id="status")
         turns = gr.State([])
         scope = gr.State(None)
