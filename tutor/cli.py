@@ -158,6 +158,7 @@ def _stream_answer(tutor: Tutor, question: str, **kw: Any) -> Answer:
             final = ev
             if ev.abstained:
                 click.echo(ev.answer, nl=False)
+                say(f"\n(why: {ev.abstain_reason})")
     click.echo()
     assert final is not None
     _print_sources(final)

@@ -51,6 +51,9 @@ class Embedder:
             os.environ["HF_HUB_OFFLINE"] = "1"
             os.environ["TRANSFORMERS_OFFLINE"] = "1"
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # "Loading weights" is noise to a student
 
             self._model = SentenceTransformer(str(model_dir()), device="cpu")
         return self._model
