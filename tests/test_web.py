@@ -77,3 +77,40 @@ def test_a_broken_model_setting_is_reported_not_raised(tmp_path):
     rt.start()
     assert rt.ready(timeout=60) is False
     assert rt.error and "no.gguf does not exist" in rt.error
+
+
+def test_an_unreadable_model_setting_is_reported_in_the_page(web_url, tmp_path):
+    client = Client(web_url, verbose=False)
+    job = client.submit(
+        "What is key salting?", [], 5, str(tmp_path / "nope.gguf"), 0.0, api_name="/ask"
+    )
+    chat, _, _, _ = job.result()
+    assert "nope.gguf does not exist" in text_of(chat[-1])
+
+
+def test_html_in_the_corpus_is_shown_as_text():
+    from tutor.answer import Citation
+    from tutor.web import passage_html, render_answer
+
+    c = Citation(
+        1,
+        "x#0",
+        "x",
+        "Guide › <b>Evil</b>",
+        "g.md",
+        3,
+        4,
+        "<script>alert(1)</script> DynamoDB is fast.",
+        0.1,
+    )
+    html_out = passage_html(1, c, "Intro. <script>alert(1)</script> DynamoDB is fast. End.")
+    assert "<script>" not in html_out and "&lt;script&gt;" in html_out
+    assert "<mark>&lt;script&gt;alert(1)&lt;/script&gt; DynamoDB is fast.</mark>" in html_out
+    assert "&lt;b&gt;Evil&lt;/b&gt;" in html_out
+    from tutor.answer import Answer, Sentence
+
+    ans = Answer(
+        "q", "q", "", False, [c], [Sentence("<i>x</i> y z w v", True, [1], "guide")], [c], {}, "m"
+    )
+    rendered = render_answer(1, ans)
+    assert "<i>" not in rendered and "&lt;i&gt;x&lt;/i&gt;" in rendered
