@@ -199,9 +199,7 @@ class Verifier:
         """IDF-weighted share of `stems` the unit holds; words that only its label or
         title hold count half (they name the topic, they do not state the claim)."""
         total = sum(self.lex.weight(s) for s in stems)
-        hit = sum(self.lex.weight(s) for s in stems if s in unit.stems)
-        hit += 0.5 * sum(self.lex.weight(s) for s in stems if s in unit.context)
-        return hit / total if total else 0.0
+        return mentions(unit, stems, self.lex) / total if total else 0.0
 
     def _strip_title(self, text: str) -> str:
         """Drop a "(Section title) " prefix the model copied from the prompt's layout."""
@@ -305,11 +303,7 @@ def quote(
     ]
 
     def gain(u: Unit, covered: set[str]) -> float:
-        new = focus - covered
-        g = (
-            sum(lexicon.weight(s) for s in new if s in u.stems)
-            + 0.5 * sum(lexicon.weight(s) for s in new if s in u.context)
-        ) / total
+        g = mentions(u, focus - covered, lexicon) / total
         g -= 0.02 * (u.n - 1)  # prefer what retrieval ranked higher
         return g * 0.5 if u.text.endswith(":") else g
 
@@ -339,6 +333,13 @@ def quote(
     return picked
 
 
+def mentions(u: Unit, words: set[str], lexicon: Lexicon) -> float:
+    """IDF weight of `words` the unit mentions; its label and title words count half."""
+    return sum(lexicon.weight(w) for w in words if w in u.stems) + 0.5 * sum(
+        lexicon.weight(w) for w in words if w in u.context
+    )
+
+
 def focus_units(
     question: str,
     passages: list[str],
@@ -349,15 +350,7 @@ def focus_units(
     focus = question_focus(question, lexicon)
     total = sum(lexicon.weight(s) for s in focus) or 1.0
     return [
-        (
-            (
-                sum(lexicon.weight(s) for s in focus if s in u.stems)
-                + 0.5 * sum(lexicon.weight(s) for s in focus if s in u.context)
-            )
-            / total,
-            u,
-        )
-        for u in split_units(passages, titles, lexicon)
+        (mentions(u, focus, lexicon) / total, u) for u in split_units(passages, titles, lexicon)
     ]
 
 
