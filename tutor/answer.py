@@ -8,10 +8,11 @@ then the final `Answer`. Text is never shown before it is verified: streaming is
 verified sentence.
 
 Abstention: the tutor says the guide does not cover a question when the best passage is
-not similar enough (`min_relevance`, cosine), when no single guide sentence mentions
-enough of the question's subject, or when the question asks for a figure (price, limit,
-default, how many) and the passages hold no number. It then names the nearest sections
-instead of letting the model answer from memory.
+not similar enough (`min_relevance`, cosine; overruled when a passage names nearly all
+of a subject the guide's vocabulary knows), when no passage mentions enough of the
+question's subject (`min_focus`), or when the question asks for a figure (price, limit,
+default value, how many) and no passage sentence about the subject states one. It then
+names the nearest sections instead of letting the model answer from memory.
 """
 
 from __future__ import annotations

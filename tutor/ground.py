@@ -14,8 +14,8 @@ holds it:
 
 The citation is the passage of the best unit, whatever the model wrote: a model citation
 is kept only when that passage supports the sentence as well. Unsupported sentences are
-returned marked, for the caller to drop; `quote` picks the guide's own sentences when too
-little of the draft survives.
+returned marked, for the caller to drop; `quote` picks the guide's own sentences that
+best answer the question (the pipeline leads with one and fills in with more).
 
 Limits: lexical support cannot see every paraphrase (a faithful sentence in wholly new
 words is dropped, never shown as fact) nor every contradiction that keeps the words and
@@ -283,7 +283,6 @@ def quote(
     passages: list[str],
     lexicon: Lexicon,
     limit: int = 2,
-    exclude: set[str] | None = None,
     titles: list[str] | None = None,
 ) -> list[Checked]:
     """The guide's own sentences that best answer the question, each cited.
@@ -296,20 +295,20 @@ def quote(
     """
     focus = question_focus(question, lexicon)
     total = sum(lexicon.weight(s) for s in focus) or 1.0
-    units = [
-        u
-        for u in split_units(passages, titles, lexicon)
-        if len(u.text) >= 25 and not (exclude and u.text in exclude)
-    ]
 
     def gain(u: Unit, covered: set[str]) -> float:
         g = mentions(u, focus - covered, lexicon) / total
         g -= 0.02 * (u.n - 1)  # prefer what retrieval ranked higher
         return g * 0.5 if u.text.endswith(":") else g
 
+    # only sentences about the subject; short ones are labels or table headers
+    units = [
+        u
+        for u in split_units(passages, titles, lexicon)
+        if len(u.text) >= 25 and gain(u, set()) > 0
+    ]
     picked: list[Checked] = []
     covered: set[str] = set()
-    units = [u for u in units if gain(u, set()) > 0]  # only sentences about the subject
     while len(picked) < limit:
         seen = {c.text for c in picked}
         best = max(
@@ -361,10 +360,8 @@ def best_focus_coverage(question: str, passages: list[str], lexicon: Lexicon) ->
     total = sum(lexicon.weight(s) for s in focus)
     if not total:
         return 0.0
-    return max(
-        (
-            sum(lexicon.weight(s) for s in focus if s in set(content_stems(p))) / total
-            for p in passages
-        ),
-        default=0.0,
-    )
+    best = 0.0
+    for p in passages:
+        have = set(content_stems(p))
+        best = max(best, sum(lexicon.weight(s) for s in focus if s in have) / total)
+    return best

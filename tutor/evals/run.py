@@ -66,8 +66,8 @@ class Scorer:
 
 
 def score_question(g: GoldItem, ans: Answer, scorer: Scorer, k: int) -> dict[str, Any]:
-    spans = [s for e in g.evidence for s in scorer.corpus.locate(e)]
     by_evidence = [scorer.corpus.locate(e) for e in g.evidence]
+    spans = [s for found in by_evidence for s in found]
     retrieved = ans.retrieved[:k]
 
     def covers(c: Any, evidence_spans: list[Span]) -> bool:
