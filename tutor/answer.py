@@ -1,74 +1,58 @@
-"""The question-answering pipeline: retrieve, decide, draft, verify, cite.
+"""The question-answering pipeline: read, retrieve, decide, compose, draft, verify.
 
 `Tutor.ask_stream` yields, in order: one `Retrieved` (the numbered passages, known
-within milliseconds, before the model has said anything), the guide's own sentence that
-best answers the question (also known then), each model `Sentence` as soon as the model
-completes it and the checker has accepted it, more guide sentences if too few survived,
-then the final `Answer`. Text is never shown before it is verified: streaming is per
-verified sentence.
+within milliseconds, before the model has said anything), the guide lines chosen for the
+answer (also known then, so the first cited words come right after retrieval), each
+model `Sentence` that the verifier finds supported *and* that answers the question with
+something not already shown, then the final `Answer`. Text is never shown before it is
+verified: streaming is per verified sentence.
 
-Abstention: the tutor says the guide does not cover a question when the best passage is
-not similar enough (`min_relevance`, cosine; overruled when a passage names nearly all
-of a subject the guide's vocabulary knows), when no passage mentions enough of the
-question's subject (`min_focus`), or when the question asks for a figure (price, limit,
-default value, how many) and no passage sentence about the subject states one. It then
-names the nearest sections instead of letting the model answer from memory.
+The stages live in their own modules: `question.py` reads the question (subject, answer
+type, shape, parts), `retrieve.py` finds one passage per section (per part for compare
+and multi-part questions), `relevance.py` scores every passage sentence and decides
+whether the guide answers the question at all (with weights fitted on the calibration
+split), `compose.py` lays the answer out by shape, `ground.py` verifies model drafts.
+When the guide does not answer, the tutor says so and names the nearest sections instead
+of letting the model answer from memory.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
+from tutor.compose import Composition, compose
 from tutor.config import Settings
 from tutor.conversation import Turn, standalone_query
-from tutor.embed import Embedder
+from tutor.corpus import PATH_SEP
+from tutor.embed import Embedder, model_vocab
 from tutor.errors import TutorError
 from tutor.generate import Generator, Usage, prompt_text
-from tutor.ground import (
-    Checked,
-    Lexicon,
-    Verifier,
-    best_focus_coverage,
-    focus_units,
-    question_focus,
-    quote,
-    same_claim,
-)
+from tutor.ground import Lexicon, Unit, Verifier, same_claim
 from tutor.index import Index
+from tutor.question import (
+    AnswerTyper,
+    Question,
+    ask_sentence,
+    read_question,
+    subject_stems,
+    unknown_names,
+)
+from tutor.relevance import (
+    Calibration,
+    Candidate,
+    add_relative,
+    question_features,
+    sentence_features,
+)
 from tutor.retrieve import Hit, Retriever
-from tutor.text import content_stems, sentences
+from tutor.text import SentenceStream, content_stems, sentences
 
-MIN_SENTENCES = 2  # below this many verified sentences, quote the guide to fill in
-STRONG_TOPIC = 0.8  # subject coverage that overrules a low embedding similarity
-MIN_WORDS = 5  # a shorter "sentence" from the model is a fragment or a title
 PROMPT_CHARS = 900  # passage text in the prompt: keeps the first token fast
-# Questions that ask for a figure: the guide must state one, or the tutor abstains.
-_FIGURE = re.compile(
-    r"\b(price|pricing|priced|cost(?:s|ing)?(?![-\s]?(?:effective|efficient|optimi))|how many|"
-    r"how long|maximum|max|minimum|limit|limits|quota|default (?:value|number|size|timeout|"
-    r"retention|limit|period|setting|quota)|(?:what|which|in which) year|percent(?:age)?|"
-    r"score|per (?:gb|tb|hour|month|request|second))\b|\$",
-    re.I,
-)
-_DURATION = re.compile(
-    r"\b(indefinitely|seconds?|minutes?|hours?|days?|weeks?|months?|"
-    r"years?)\b",
-    re.I,
-)
-# Drafts that say nothing about the guide even when their words are in it.
-_NOT_A_CLAIM = re.compile(
-    r"(\?\s*$|:\s*$|^\W*(question|answer)\s*:|\b(the|this|these) (passages?|question|"
-    r"guide says)\b)",
-    re.I,
-)
-# A sentence led by a pronoun leans on an earlier one: alone, it cannot be checked.
-_PRONOUN_LED = re.compile(r"^\W*(this|it|they|these|those|that)\b", re.I)
-_SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[\d+(?:\s*,\s*\d+)*\])?\s+|\n+")
-_LIST_MARKER = re.compile(r"^\W*(?:\d{1,2}|[a-z])[.)]\W*$")
 
 
 @dataclass
@@ -87,15 +71,15 @@ class Citation:
     def from_hit(cls, n: int, hit: Hit) -> Citation:
         c = hit.chunk
         return cls(
-            n,
-            c.id,
-            c.section_id,
-            c.section_path,
-            c.file,
-            c.start_line,
-            c.end_line,
-            c.text,
-            round(hit.score, 5),
+            n=n,
+            chunk_id=c.id,
+            section_id=c.section_id,
+            section_path=c.section_path,
+            file=c.file,
+            start_line=c.start_line,
+            end_line=c.end_line,
+            text=c.text,
+            score=round(hit.score, 5),
         )
 
 
@@ -104,13 +88,15 @@ class Sentence:
     text: str
     supported: bool
     citations: list[int]
-    source: str  # "model" (verified draft) or "guide" (quoted when too little survived)
+    source: str  # "guide" (a chosen guide line), "model" (a verified draft) or "note"
     reason: str = ""
     evidence: str | None = None
+    relevance: float | None = None  # probability that it answers the question
+    side: int | None = None  # compare questions: which side it belongs to (0 or 1)
 
     @property
     def marked(self) -> str:
-        if not self.supported:
+        if not self.supported or not self.citations:
             return self.text
         return f"{self.text} " + "".join(f"[{n}]" for n in self.citations)
 
@@ -120,6 +106,20 @@ class Retrieved:
     question: str
     standalone: str
     passages: list[Citation]
+    shape: str = "fact"
+    sides: tuple[str, ...] = ()
+
+
+@dataclass
+class Timings:
+    """Seconds from the start of the question (first_token_s: the model's first token)."""
+
+    retrieve_s: float | None = None
+    first_sentence_s: float | None = None
+    first_token_s: float | None = None
+    total_s: float | None = None
+    completion_tokens: int = 0
+    decode_tok_s: float | None = None
 
 
 @dataclass
@@ -131,10 +131,14 @@ class Answer:
     citations: list[Citation]
     sentences: list[Sentence]
     retrieved: list[Citation]
-    timings: dict[str, float | None]
+    timings: Timings
     model: str
     nearest_sections: list[str] = field(default_factory=list)
     abstain_reason: str = ""
+    shape: str = "fact"
+    answer_type: str = ""
+    answerable_p: float | None = None
+    sides: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -143,6 +147,19 @@ class Answer:
             for c in d["retrieved"]
         ]
         return d
+
+
+@dataclass
+class Analysis:
+    """Everything decided before the model is asked: the read question, the passages,
+    every passage sentence with its relevance, and whether the guide answers at all."""
+
+    question: Question
+    hits: list[Hit]
+    candidates: list[Candidate]
+    features: dict[str, float]  # question-level signals
+    answerable_p: float
+    vectors: dict[int, Any]  # unit row -> its embedding, for near-duplicate checks
 
 
 def validate_question(question: str, settings: Settings) -> str:
@@ -195,57 +212,110 @@ class Tutor:
         index: Index,
         embedder: Embedder | None = None,
         generator: Generator | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         self.settings = settings
         self.index = index
         self.embedder = embedder or Embedder()
         self.retriever = Retriever(index, self.embedder)
         self.generator = generator or Generator(settings)
-        self.lexicon = Lexicon.from_texts([c.embedding_text() for c in index.chunks])
+        self.lexicon = index.lexicon
+        self.calibration = calibration or Calibration.load(settings.calibration)
+        self.typer = AnswerTyper(self.calibration.typer)
+        self.vocab = model_vocab()
 
     def warm_up(self) -> None:
-        """Load the embedder and the GGUF model now, so no question pays for it."""
+        """Load the embedder, the answer-type examples and the GGUF model now, so no
+        question pays for them."""
         self.embedder.embed_one("warm up")
         self.generator.load()
 
-    @staticmethod
-    def _passages(hits: list[Hit]) -> tuple[list[str], list[str]]:
-        return [h.chunk.text for h in hits], [h.chunk.title for h in hits]
+    # -- before the model: read, retrieve, score, decide ---------------------------------
 
-    def should_abstain(self, question: str, hits: list[Hit]) -> str:
-        """Why the guide does not cover the question, or "" when it does.
+    def read(self, standalone: str) -> tuple[Question, Any, list[Any]]:
+        """The question read, its embedding, and its parts' embeddings (one model call)."""
+        q0 = read_question(standalone, self.lexicon)
+        ask = ask_sentence(standalone)
+        vecs = self.embedder.embed([standalone, *q0.parts, ask])
+        q = read_question(standalone, self.lexicon, self.typer, vecs[-1])
+        return q, vecs[0], list(vecs[1 : 1 + len(q0.parts)])
 
-        Three tests, calibrated on the gold set's answerable and unanswerable questions:
-        the best passage's cosine similarity (off-topic questions), the share of the
-        question's subject words the best passage mentions, and, for a question that
-        asks for a figure (price, maximum, how many, default, year), whether a passage
-        sentence about the subject states one."""
-        if not hits:
-            return "nothing in the guide matched"
-        best = max(h.dense for h in hits)
-        topic = best_focus_coverage(
-            question, [h.chunk.embedding_text() for h in hits], self.lexicon
-        )
-        # a low cosine is overruled when a passage names nearly all the question's subject
-        # (the small embedding model does not know terms such as "PartiQL") - but only when
-        # most of that subject is vocabulary of the guide at all ("FIFA World Cup" is not)
-        subject = question_focus(question)
-        known = len(question_focus(question, self.lexicon)) / max(len(subject), 1)
-        on_topic = topic >= STRONG_TOPIC and known >= 0.5
-        if best < self.settings.min_relevance and not on_topic:
-            return f"the closest passage is not similar enough ({best:.2f})"
-        if topic < self.settings.min_focus:
-            return f"no passage is about what the question asks ({topic:.2f})"
-        if m := _FIGURE.search(question):
-            durations = m.group(0).lower() == "how long" or "default" in m.group(0).lower()
-            texts, titles = self._passages(hits)
-            stated = any(
-                cov >= 0.5 and (u.numbers or (durations and _DURATION.search(u.text)))
-                for cov, u in focus_units(question, texts, self.lexicon, titles)
+    def retrieve(
+        self, q: Question, qvec: Any, k: int, within: str | None = None
+    ) -> list[Hit]:
+        hits = self.retriever.search(q.text, k, within, qvec=qvec)
+        if q.shape in ("compare", "multi") and q.parts:
+            hits = self.retriever.search_parts(list(q.parts), k, within, first=hits)
+        return hits
+
+    def candidates(
+        self, q: Question, hits: list[Hit], qvec: Any, part_vecs: list[Any]
+    ) -> tuple[list[Candidate], dict[int, Any]]:
+        """Every sentence of every passage, with its relevance signals (unscored)."""
+        out: list[Candidate] = []
+        units: list[tuple[int, Unit, Hit]] = []
+        for n, h in enumerate(hits, start=1):
+            seen: set[str] = set()
+            for cid in h.chunk_ids or (h.chunk.id,):
+                for u in self.index.units.get(cid, []):
+                    if u.text not in seen:
+                        seen.add(u.text)
+                        units.append((n, u, h))
+        if not units:
+            return out, {}
+        vecs = self.index.unit_vectors[[u.row for _, u, _ in units]]
+        cos_q = vecs @ qvec
+        cos_parts = np.stack([vecs @ v for v in part_vecs], axis=1) if part_vecs else None
+        part_subjects = [subject_stems(p, self.lexicon) for p in q.parts]
+        for i, (n, u, h) in enumerate(units):
+            path = frozenset(content_stems(" ".join(h.chunk.section_path.split(PATH_SEP)[-2:])))
+            feats, part = sentence_features(
+                q,
+                u,
+                float(cos_q[i]),
+                [float(x) for x in cos_parts[i]] if cos_parts is not None else [],
+                part_subjects,
+                n,
+                h.dense,
+                path - u.stems,
+                self.lexicon,
             )
-            if not stated:
-                return f"the question asks for a figure ({m.group(0)}) the guide does not give"
-        return ""
+            out.append(Candidate(u, n, feats, part=part))
+        add_relative(out)
+        return out, {u.row: vecs[i] for i, (_, u, _) in enumerate(units)}
+
+    def question_signals(self, q: Question, hits: list[Hit], cands: list[Candidate]) -> dict[str, float]:
+        total = sum(self.lexicon.weight(s) for s in q.subject)
+        best_subject = 0.0
+        for h in hits:
+            have = set(content_stems(h.chunk.embedding_text()))
+            if total:
+                share = sum(self.lexicon.weight(s) for s in q.subject if s in have) / total
+                best_subject = max(best_subject, share)
+        words = set(content_stems(q.text))
+        known = len([w for w in words if w in self.lexicon.idf]) / len(words) if words else 0.0
+        return question_features(
+            q,
+            cands,
+            max((h.dense for h in hits), default=0.0),
+            best_subject,
+            known,
+            unknown_names(q.text, self.lexicon, self.vocab),
+            len(q.parts),
+        )
+
+    def analyse(self, standalone: str, k: int, within: str | None = None) -> Analysis:
+        """Read, retrieve, score every passage sentence, and decide (no model call)."""
+        q, qvec, part_vecs = self.read(standalone)
+        hits = self.retrieve(q, qvec, k, within)
+        cands, vectors = self.candidates(q, hits, qvec, part_vecs)
+        cal = self.calibration
+        for c in cands:
+            c.p = cal.relevance.prob(c.features)
+        feats = self.question_signals(q, hits, cands)
+        return Analysis(q, hits, cands, feats, cal.answerable.prob(feats), vectors)
+
+    # -- the whole answer ---------------------------------------------------------------
 
     def ask_stream(
         self,
@@ -261,131 +331,132 @@ class Tutor:
         `history` lets a follow-up be understood; `within` limits retrieval to a section
         and its children; `generator` drafts with another model than the default."""
         gen = generator or self.generator
+        cal = self.calibration
         t0 = time.perf_counter()
-        q = validate_question(question, self.settings)
-        standalone = standalone_query(q, history or [], self.lexicon)
-        k = k or self.settings.k
-        hits = self.retriever.search(standalone, k, within=within)
+        q_text = validate_question(question, self.settings)
+        standalone = standalone_query(q_text, history or [], self.lexicon)
+        a = self.analyse(standalone, k or self.settings.k, within)
+        q, hits = a.question, a.hits
         retrieved = [Citation.from_hit(n, h) for n, h in enumerate(hits, start=1)]
-        t_retrieved = time.perf_counter()
-        yield Retrieved(q, standalone, retrieved)
-        timings: dict[str, float | None] = {
-            "retrieve_s": round(t_retrieved - t0, 4),
-            "first_token_s": None,
-            "first_sentence_s": None,
-            "total_s": None,
-        }
-        why = self.should_abstain(standalone, hits)
-        if why:
-            timings["total_s"] = round(time.perf_counter() - t0, 4)
+        timings = Timings(retrieve_s=round(time.perf_counter() - t0, 4))
+        yield Retrieved(q_text, standalone, retrieved, q.shape, q.sides)
+
+        def answer(**kw: Any) -> Answer:
+            timings.total_s = round(time.perf_counter() - t0, 4)
+            return Answer(
+                question=q_text,
+                standalone_question=standalone,
+                retrieved=retrieved,
+                timings=timings,
+                model=gen.name,
+                shape=q.shape,
+                answer_type=q.answer_type,
+                answerable_p=round(a.answerable_p, 4),
+                sides=q.sides,
+                **kw,
+            )
+
+        if not hits or a.answerable_p < cal.answer:
             nearest = list(dict.fromkeys(c.section_path for c in retrieved))[:3]
             text = "The guide does not cover this."
             if nearest:
                 text += " The nearest sections are: " + "; ".join(nearest) + "."
-            yield Answer(
-                q,
-                standalone,
-                text,
-                True,
-                [],
-                [],
-                retrieved,
-                timings,
-                gen.name,
-                nearest,
-                why,
+            yield answer(
+                answer=text,
+                abstained=True,
+                citations=[],
+                sentences=[],
+                nearest_sections=nearest,
+                abstain_reason=why_abstain(a, cal),
             )
             return
 
-        texts, titles = self._passages(hits)
-        verifier = Verifier(
-            texts, self.lexicon, self.settings.support_threshold, self.embedder, titles
-        )
+        def similar(x: Candidate, y: Candidate) -> float:
+            vx, vy = a.vectors.get(x.unit.row), a.vectors.get(y.unit.row)
+            return float(vx @ vy) if vx is not None and vy is not None else 0.0
+
+        comp: Composition = compose(q, a.candidates, cal, self.lexicon, similar)
         shown: list[Sentence] = []
-        checked: list[Sentence] = []
-        usage = Usage()
-        focus = question_focus(standalone, self.lexicon)
 
         def show(s: Sentence) -> Sentence:
             shown.append(s)
-            if timings["first_sentence_s"] is None:
-                timings["first_sentence_s"] = round(time.perf_counter() - t0, 4)
+            if timings.first_sentence_s is None:
+                timings.first_sentence_s = round(time.perf_counter() - t0, 4)
             return s
 
-        # The guide's best sentence is known now, long before the model's first token:
-        # it leads the answer, so the first useful, cited words come within milliseconds.
-        quotes = [
-            Sentence(c.text, True, c.citations, "guide", c.reason, c.evidence)
-            for c in quote(standalone, texts, self.lexicon, limit=MIN_SENTENCES, titles=titles)
-        ]
-        if quotes:
-            yield show(quotes.pop(0))
+        for i, c in enumerate(comp.lines):
+            yield show(
+                Sentence(
+                    c.unit.shown,
+                    True,
+                    [c.n],
+                    "guide",
+                    "a guide line that answers the question",
+                    c.unit.text,
+                    round(c.p, 4),
+                    comp.sides[i] if comp.sides else None,
+                )
+            )
+        # The model drafts next; a draft is shown only when the verifier finds it in one
+        # passage sentence that is itself relevant and not already shown.
+        checked: list[Sentence] = []
+        by_text = {(c.n, c.unit.text): c for c in a.candidates}
+        verifier = Verifier(
+            [h.chunk.text for h in hits],
+            self.lexicon,
+            cal.support,
+            self.embedder,
+            [h.chunk.title for h in hits],
+        )
+        usage = Usage()
+        gen_start = time.perf_counter()
+        stream = SentenceStream()
 
         def judge(raw: str) -> Sentence | None:
-            raw = raw.strip()
-            if not raw:
-                return None
-            c: Checked = verifier.check(raw)
-            if c.supported and _NOT_A_CLAIM.search(c.text):
-                c.supported, c.reason = False, "restates the question or talks about the passages"
-            elif c.supported and _PRONOUN_LED.match(c.text):
-                c.supported, c.reason = False, "leans on an earlier sentence (pronoun subject)"
-            elif c.supported and len(c.text.split()) < MIN_WORDS:
-                c.supported, c.reason = False, "a fragment, not a sentence"
-            elif c.supported and not (set(content_stems(c.text)) & focus):
-                c.supported, c.reason = False, "true to the guide but not about the question"
-            if c.supported and any(same_claim(c.text, x.text) for x in shown):
-                return None  # says again what the answer already says
+            c = verifier.check(raw)
             s = Sentence(c.text, c.supported, c.citations, "model", c.reason, c.evidence)
+            if c.supported:
+                cand = next(
+                    (by_text.get((n, c.evidence or "")) for n in c.citations if (n, c.evidence or "") in by_text),
+                    None,
+                )
+                s.relevance = round(cand.p, 4) if cand else None
+                top = max((x.p for x in a.candidates), default=0.0)
+                if cand is None or not cal.shows(cand.p, top):
+                    s.supported, s.reason = False, "true to the guide but does not answer the question"
+                elif any(
+                    x.evidence == c.evidence or same_claim(c.text, x.text) for x in shown
+                ) or any(similar(cand, y) >= cal.duplicate_cos for y in comp.lines):
+                    return None  # says again what the answer already shows
             checked.append(s)
-            return show(s) if c.supported else None
+            return show(s) if s.supported else None
 
-        buf = ""
-        gen_start = time.perf_counter()
         for piece in gen.stream(
             messages_for(standalone, hits, self.lexicon),
             self.settings.max_tokens,
             self.settings.temperature if temperature is None else temperature,
             usage,
         ):
-            buf += piece
-            pos = 0
-            while m := _SENTENCE_END.search(buf, pos):
-                sent = buf[: m.start()] + buf[m.start() : m.end()].strip()
-                if _LIST_MARKER.match(sent):  # "1." opens a list item, not a sentence
-                    pos = m.end()
-                    continue
-                buf, pos = buf[m.end() :], 0
+            for sent in stream.feed(piece):
                 if (s := judge(sent)) is not None:
                     yield s
-        if (s := judge(buf)) is not None:
-            yield s
+        for sent in stream.flush():
+            if (s := judge(sent)) is not None:
+                yield s
         if usage.first_token_s is not None:
-            timings["first_token_s"] = round(gen_start - t0 + usage.first_token_s, 4)
-        timings["completion_tokens"] = usage.completion_tokens
+            timings.first_token_s = round(gen_start - t0 + usage.first_token_s, 4)
+        timings.completion_tokens = usage.completion_tokens
         if usage.completion_tokens > 1 and usage.decode_s > 0:
             # measured as the tokens were consumed here, verification included
-            timings["decode_tok_s"] = round((usage.completion_tokens - 1) / usage.decode_s, 2)
-
-        # too little verified: quote the guide's next best sentences
-        for q_s in quotes:
-            if len(shown) >= MIN_SENTENCES:
-                break
-            if not any(same_claim(q_s.text, x.text) or q_s.text == x.evidence for x in shown):
-                yield show(q_s)
-        timings["total_s"] = round(time.perf_counter() - t0, 4)
+            timings.decode_tok_s = round((usage.completion_tokens - 1) / usage.decode_s, 2)
+        for note in comp.not_covered:
+            yield show(Sentence(note, True, [], "note", "what the guide does not state"))
         cited = sorted({n for s in shown for n in s.citations})
-        all_sentences = shown + [s for s in checked if not s.supported]
-        yield Answer(
-            q,
-            standalone,
-            " ".join(s.marked for s in shown),
-            False,
-            [retrieved[n - 1] for n in cited],
-            all_sentences,
-            retrieved,
-            timings,
-            gen.name,
+        yield answer(
+            answer=" ".join(s.marked for s in shown),
+            abstained=False,
+            citations=[retrieved[n - 1] for n in cited],
+            sentences=shown + [s for s in checked if not s.supported],
         )
 
     def ask(self, question: str, **kw: Any) -> Answer:
@@ -395,3 +466,18 @@ class Tutor:
                 final = ev
         assert final is not None
         return final
+
+
+def why_abstain(a: Analysis, cal: Calibration) -> str:
+    """A reader's account of the strongest reason the guide was judged not to answer."""
+    f = a.features
+    if f["quantity_unstated"] >= 0.5:
+        return "the question asks for a figure or setting that no passage about it states"
+    if f["unknown_names"] > 0 or f["known_share"] < 0.5:
+        return "the question is mostly about things the guide never mentions"
+    if f["best_subject"] < 0.5:
+        return "no passage is about what the question asks"
+    return (
+        f"no passage sentence answers it (answerability {a.answerable_p:.2f} "
+        f"< {cal.answer:.2f})"
+    )

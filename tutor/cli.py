@@ -59,7 +59,7 @@ def say(msg: str) -> None:
     click.secho(msg, err=True, dim=True)
 
 
-def open_tutor(settings: Settings) -> Tutor:
+def open_tutor(settings: Settings, load_model: bool = True) -> Tutor:
     """Load (or rebuild, saying so) the index, and the tutor around it."""
     from tutor.answer import Tutor
     from tutor.embed import Embedder
@@ -70,7 +70,8 @@ def open_tutor(settings: Settings) -> Tutor:
     embedder = Embedder()
     index, _ = ensure_index(settings, embedder, progress=say)
     tutor = Tutor(settings, index, embedder)
-    tutor.warm_up()
+    if load_model:
+        tutor.warm_up()
     return tutor
 
 
@@ -147,13 +148,21 @@ def _stream_answer(tutor: Tutor, question: str, **kw: Any) -> Answer:
     from tutor.answer import Answer, Retrieved, Sentence
 
     final = None
+    sides: tuple[str, ...] = ()
     for ev in tutor.ask_stream(question, **kw):
         if isinstance(ev, Retrieved):
             if ev.standalone != ev.question:
                 say(f"(understood as: {ev.standalone})")
             say(f"found {len(ev.passages)} passages; checking the answer against them…")
+            sides = ev.sides if ev.shape == "compare" else ()
         elif isinstance(ev, Sentence):
-            click.echo(ev.marked + " ", nl=False)
+            # one line each: a comparison as paired bullets named by side
+            if ev.source == "note":
+                click.echo(ev.text)
+            elif sides and ev.side is not None:
+                click.echo(f"- {sides[ev.side]}: {ev.marked}")
+            else:
+                click.echo(f"- {ev.marked}")
         elif isinstance(ev, Answer):
             final = ev
             if ev.abstained:
@@ -323,6 +332,14 @@ def _git_commit() -> str | None:
 @setting_option("k", "--k")
 @setting_option("model", "--model")
 @click.option(
+    "--split",
+    type=click.Choice(["calibration", "test", "all"]),
+    default="test",
+    show_default=True,
+    help="Which gold questions: the calibration split (thresholds and weights are fitted "
+    "on it), the held-out test split, or all.",
+)
+@click.option(
     "--limit", type=click.IntRange(min=1), default=None, help="Only the first N questions."
 )
 @click.option("--check-gold", is_flag=True, help="Only validate the gold file, then exit.")
@@ -341,6 +358,7 @@ def eval_cmd(
     out: Path | None,
     k: int | None,
     model: Path | None,
+    split: str,
     limit: int | None,
     check_gold: bool,
     compare: tuple[Path, Path] | None,
@@ -352,13 +370,13 @@ def eval_cmd(
 
     Example:
 
-        tutor eval --limit 20 --out /tmp/run1 && tutor eval --compare evals/baseline /tmp/run1
+        tutor eval --split test --out /tmp/run1 && tutor eval --compare evals/baseline /tmp/run1
     """
     import dataclasses
     import time
 
     from tutor.evals import report as rep
-    from tutor.evals.gold import Corpus, load_gold
+    from tutor.evals.gold import Corpus, load_gold, select_split
     from tutor.evals.gold import check_gold as validate
 
     if compare:
@@ -374,11 +392,14 @@ def eval_cmd(
     if check_gold:
         from collections import Counter
 
-        kinds = Counter(g.kind for g in items)
-        click.echo(f"{gold}: {len(items)} questions, valid ({dict(sorted(kinds.items()))})")
+        for name in ("kind", "style", "split"):
+            counts = Counter(getattr(g, name) for g in items)
+            click.echo(f"  by {name}: {dict(sorted(counts.items()))}")
+        click.echo(f"{gold}: {len(items)} questions, valid")
         return
-    from tutor.evals.run import by_kind, latency_detail, run_eval, summarise
+    from tutor.evals.run import by_field, latency_detail, run_eval, summarise
 
+    items = select_split(items, split)
     items = items[:limit] if limit else items
     tutor = open_tutor(settings)
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -388,9 +409,13 @@ def eval_cmd(
     ) as bar:
         records = run_eval(tutor, items, corpus, settings.k, progress=lambda _g: bar.update(1))
     wall = time.perf_counter() - t0
+    summary = summarise(records)
+    summary["split"] = split
     report: dict[str, Any] = {
-        "summary": summarise(records),
-        "by_kind": by_kind(records),
+        "summary": summary,
+        "by_split": by_field(records, "split"),
+        "by_kind": by_field(records, "kind"),
+        "by_style": by_field(records, "style"),
         "latency": latency_detail(records),
         "meta": {
             "started": started,
@@ -404,6 +429,7 @@ def eval_cmd(
                 for f, v in dataclasses.asdict(settings).items()
             },
             "index_manifest": tutor.index.manifest,
+            "calibration": tutor.calibration.fitted,
         },
         "questions": records,
     }
@@ -411,7 +437,60 @@ def eval_cmd(
     rep.write_reports(out, report)
     for key, value in rep._flat(report["summary"]):
         click.echo(f"{key:<36} {rep._fmt(value)}")
-    click.echo(f"{len(items)} questions in {wall:.0f} s; wrote {out}/report.html")
+    click.echo(f"{len(items)} questions ({split} split) in {wall:.0f} s; wrote {out}/report.html")
+
+
+@cli.command()
+@click.option(
+    "--gold",
+    type=click.Path(path_type=Path),
+    default=Path("evals/gold.jsonl"),
+    show_default=True,
+    help="Gold questions (JSONL); only their calibration split is used.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the calibration [default: the package's data/calibration.json]",
+)
+@setting_option("k", "--k")
+@click.pass_context
+def calibrate(ctx: click.Context, gold: Path, out: Path | None, k: int | None) -> None:
+    """Fit the relevance and answerability weights and thresholds on the calibration split.
+
+    No model call: the real retrieval scores every candidate sentence. The test split is
+    never read, so `tutor eval --split test` reports unseen questions.
+
+    Example:
+
+        tutor calibrate && tutor eval --split test
+    """
+    import json as _json
+
+    from tutor.evals.calibrate import fit
+    from tutor.evals.gold import Corpus, load_gold, select_split
+    from tutor.evals.gold import check_gold as validate
+
+    settings = _settings(ctx, k=k)
+    items = load_gold(gold)
+    problems = validate(items, Corpus(settings.corpus_dir))
+    if problems:
+        raise TutorError(f"{gold} has {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+    tutor = open_tutor(settings, load_model=False)
+    cal, info = fit(tutor, select_split(items, "calibration"), settings.k, "calibration")
+    if out is None:
+        from importlib import resources
+
+        out = Path(str(resources.files("tutor").joinpath("data", "calibration.json")))
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(_json.dumps(cal.to_json(), indent=1) + "\n", encoding="utf-8")
+    tmp.replace(out)  # never a half-written calibration
+    click.echo(
+        f"fitted on {info['questions']} calibration questions ({info['unanswerable']} "
+        f"unanswerable, {info['relevant_sentences']}/{info['sentences']} relevant "
+        f"sentences): show >= {cal.show}, answer >= {cal.answer}; wrote {out}"
+    )
 
 
 def main() -> None:

@@ -49,17 +49,12 @@ class Settings:
     max_question_chars: int = field(
         default=1000, metadata=_meta("longest question accepted", 10, 20000)
     )
-    min_relevance: float = field(
-        default=0.33,
-        metadata=_meta("cosine of the best passage below which the tutor abstains", 0.0, 1.0),
-    )
-    min_focus: float = field(
-        default=0.30,
-        metadata=_meta("share of the question's subject the best passage must mention", 0, 1),
-    )
-    support_threshold: float = field(
-        default=0.7,
-        metadata=_meta("share of a sentence's content words a guide sentence must hold", 0, 1),
+    calibration: Path | None = field(
+        default=None,
+        metadata=_meta(
+            "calibration file (relevance and answerability weights, thresholds); "
+            "default: tutor/data/calibration.json, fitted by `tutor calibrate`"
+        ),
     )
 
     def gguf_path(self) -> Path:

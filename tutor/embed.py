@@ -70,3 +70,14 @@ class Embedder:
 
     def embed_one(self, text: str) -> NDArray[Any]:
         return self.embed([text])[0]
+
+
+def model_vocab() -> frozenset[str]:
+    """The embedding model's whole-word vocabulary (its WordPiece `vocab.txt`), read
+    without loading the model."""
+    path = model_dir() / "vocab.txt"
+    try:
+        words = path.read_text(encoding="utf-8").split()
+    except OSError:
+        return frozenset()
+    return frozenset(w for w in words if w.isalpha())

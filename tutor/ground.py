@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from tutor.text import (
     STOPWORDS,
     content_stems,
+    label_of,
     negations,
     numbers,
     sentences,
@@ -92,6 +93,17 @@ class Unit:
     numbers: frozenset[str]
     negations: frozenset[str]
     context: frozenset[str] = frozenset()  # its bullet label and section title words
+    label: str = ""  # "AWS Glue" for a sentence of the line "AWS Glue: Ideal for ..."
+    row: int = -1  # its row in the index's sentence vectors (-1: not embedded)
+
+    @property
+    def shown(self) -> str:
+        """The sentence as a reader should see it: a sentence that continues a labelled
+        line gets its label ("AWS Glue: Suitable when ..."), so it never shows as a
+        fragment without a subject."""
+        if self.label and not self.text.lower().startswith(self.label.lower()[:20]):
+            return f"{self.label}: {self.text}"
+        return self.text
 
     @property
     def all_stems(self) -> frozenset[str]:
@@ -132,8 +144,8 @@ def split_units(
             ents = lexicon.entities if lexicon else frozenset()
             context = frozenset(s for s in content_stems(titles[n - 1]) if s not in ents)
         for line in p.splitlines():
-            m = _LABEL.match(line)
-            label = frozenset(content_stems(m.group(1))) if m else frozenset()
+            name = label_of(line)
+            label = frozenset(content_stems(name))
             for s in sentences(line):
                 st = frozenset(content_stems(s))
                 if st:
@@ -145,6 +157,7 @@ def split_units(
                             frozenset(numbers(s)),
                             frozenset(negations(s)),
                             (label | context) - st,
+                            name,
                         )
                     )
     return out
@@ -178,6 +191,33 @@ def comparatives(sentence: str) -> set[str]:
     return {stem(w) for w in found if w not in STOPWORDS}
 
 
+# Drafts that say nothing about the guide even when their words are in it.
+_NOT_A_CLAIM = re.compile(
+    r"(\?\s*$|:\s*$|^\W*(question|answer)\s*:|\b(the|this|these) (passages?|question|"
+    r"guide says)\b|\bthe answer is\b)",
+    re.I,
+)
+# A sentence led by a pronoun leans on an earlier one: alone, it cannot be checked.
+_PRONOUN_LED = re.compile(r"^\W*(this|it|they|these|those|that)\b", re.I)
+MIN_WORDS = 5  # a shorter "sentence" from the model is a fragment or a title
+
+
+def no_claim(text: str) -> str:
+    """Why a draft sentence makes no claim a reader can use, or "".
+
+    Each rule names a failure seen in the 135M model's drafts: echoed questions and
+    "The answer is: (...)" lead-ins reached the page (`_NOT_A_CLAIM`); "It provides ..."
+    was checked true against a sentence about another subject (`_PRONOUN_LED`); titles
+    and list fragments ("Data Catalogs.") passed the overlap test (`MIN_WORDS`)."""
+    if _NOT_A_CLAIM.search(text):
+        return "restates the question or talks about the passages"
+    if _PRONOUN_LED.match(text):
+        return "leans on an earlier sentence (pronoun subject)"
+    if len(text.split()) < MIN_WORDS:
+        return "a fragment, not a sentence"
+    return ""
+
+
 class Verifier:
     """Checks draft sentences against numbered passages."""
 
@@ -209,8 +249,12 @@ class Verifier:
         return text
 
     def check(self, draft_sentence: str) -> Checked:
+        """Whether one passage sentence supports the draft sentence, and which passage
+        to cite. Drafts that make no checkable claim are refused first (see `no_claim`)."""
         text, cited = strip_markers(draft_sentence)
         text = self._strip_title(_ITEM.sub("", text))
+        if why := no_claim(text):
+            return Checked(text, False, reason=why, model_citations=cited)
         stems = {s for s in content_stems(text) if s not in GENERIC}
         if len(stems) < 2:
             return Checked(text, False, reason="too short to check", model_citations=cited)
@@ -268,100 +312,8 @@ def same_claim(a: str, b: str, threshold: float = 0.8) -> bool:
     return bool(sa | sb) and len(sa & sb) / len(sa | sb) >= threshold
 
 
-def question_focus(question: str, lexicon: Lexicon | None = None) -> set[str]:
-    """The question's subject words. With a lexicon, words the guide never uses are left
-    out: they are phrasing ("pick", "should"), and cannot be covered by any passage."""
-    return {
-        s
-        for s in content_stems(question)
-        if s not in GENERIC and (lexicon is None or s in lexicon.idf)
-    }
-
-
-def quote(
-    question: str,
-    passages: list[str],
-    lexicon: Lexicon,
-    limit: int = 2,
-    titles: list[str] | None = None,
-) -> list[Checked]:
-    """The guide's own sentences that best answer the question, each cited.
-
-    Picked greedily: each next sentence is the one that mentions most of the question's
-    subject words not yet covered (IDF-weighted; label and title words count half), so
-    that a comparison gets a sentence for each side. Higher-ranked passages win ties.
-    Sentences under 25 characters (labels, table headers) are skipped, and a lead-in
-    ending in ":" counts half.
-    """
-    focus = question_focus(question, lexicon)
-    total = sum(lexicon.weight(s) for s in focus) or 1.0
-
-    def gain(u: Unit, covered: set[str]) -> float:
-        g = mentions(u, focus - covered, lexicon) / total
-        g -= 0.02 * (u.n - 1)  # prefer what retrieval ranked higher
-        return g * 0.5 if u.text.endswith(":") else g
-
-    # only sentences about the subject; short ones are labels or table headers
-    units = [
-        u
-        for u in split_units(passages, titles, lexicon)
-        if len(u.text) >= 25 and gain(u, set()) > 0
-    ]
-    picked: list[Checked] = []
-    covered: set[str] = set()
-    while len(picked) < limit:
-        seen = {c.text for c in picked}
-        best = max(
-            (u for u in units if u.text not in seen),
-            key=lambda u: (gain(u, covered), gain(u, set()), -u.n),
-            default=None,
-        )
-        if best is None:
-            break
-        covered |= set(best.stems | best.context) & focus
-        picked.append(
-            Checked(
-                best.text,
-                True,
-                [best.n],
-                round(gain(best, set()), 3),
-                best.text,
-                "quoted from the guide",
-            )
-        )
-    return picked
-
-
-def mentions(u: Unit, words: set[str], lexicon: Lexicon) -> float:
+def mentions(u: Unit, words: set[str] | frozenset[str], lexicon: Lexicon) -> float:
     """IDF weight of `words` the unit mentions; its label and title words count half."""
     return sum(lexicon.weight(w) for w in words if w in u.stems) + 0.5 * sum(
         lexicon.weight(w) for w in words if w in u.context
     )
-
-
-def focus_units(
-    question: str,
-    passages: list[str],
-    lexicon: Lexicon,
-    titles: list[str] | None = None,
-) -> list[tuple[float, Unit]]:
-    """Every passage sentence with the share of the question's subject it mentions."""
-    focus = question_focus(question, lexicon)
-    total = sum(lexicon.weight(s) for s in focus) or 1.0
-    return [
-        (mentions(u, focus, lexicon) / total, u) for u in split_units(passages, titles, lexicon)
-    ]
-
-
-def best_focus_coverage(question: str, passages: list[str], lexicon: Lexicon) -> float:
-    """How much of the question's subject the best passage mentions (0-1), IDF-weighted.
-    Pass passages with their section path so that the topic named by a heading counts."""
-    focus = question_focus(question, lexicon)
-    total = sum(lexicon.weight(s) for s in focus)
-    if not total:
-        return 0.0
-    best = 0.0
-    for p in passages:
-        have = set(content_stems(p))
-        best = max(best, sum(lexicon.weight(s) for s in focus if s in have) / total)
-    return best

@@ -18,9 +18,12 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from tutor import __version__
 from tutor.chunk import Chunk, chunk_sections
@@ -28,16 +31,21 @@ from tutor.config import Settings
 from tutor.corpus import Section, corpus_files, load_corpus, sha256_file
 from tutor.embed import Embedder
 from tutor.errors import IndexCorrupt, IndexMissing, IndexStale, TutorError
+from tutor.ground import Lexicon, Unit, split_units
 from tutor.text import bm25_tokens
 
-FORMAT = "tutor-index/1"
+FORMAT = "tutor-index/2"
 REBUILD = "tutor index --rebuild"
-FILES = ("manifest.json", "chunks.jsonl", "index.faiss", "sections.json")
+FILES = ("manifest.json", "chunks.jsonl", "index.faiss", "sections.json", "units.jsonl", "units.npy")
 
 
 @dataclass
 class Index:
-    """Everything retrieval needs, loaded from disk."""
+    """Everything retrieval needs, loaded from disk.
+
+    `units[chunk_id]` are the chunk's sentences (with label and title context) and
+    `unit_vectors[u.row]` their embeddings, computed at build time so that scoring every
+    candidate sentence against a question costs one matrix product, not a model call."""
 
     manifest: dict[str, Any]
     chunks: list[Chunk]
@@ -45,9 +53,33 @@ class Index:
     faiss: Any
     bm25: Any
     path: Path
+    units: dict[str, list[Unit]] = field(default_factory=dict)
+    unit_vectors: Any = None
+
+    @cached_property
+    def lexicon(self) -> Lexicon:
+        return Lexicon.from_texts([c.embedding_text() for c in self.chunks])
 
 
-def _manifest(settings: Settings, embedder: Embedder, chunks: list[Chunk]) -> dict[str, Any]:
+def chunk_units(chunks: list[Chunk], lexicon: Lexicon) -> dict[str, list[Unit]]:
+    """Each chunk's sentences as verifier units, numbered by row in the vector store."""
+    out: dict[str, list[Unit]] = {}
+    row = 0
+    for c in chunks:
+        units = split_units([c.text], [c.title], lexicon)
+        out[c.id] = [replace(u, row=row + i) for i, u in enumerate(units)]
+        row += len(units)
+    return out
+
+
+def unit_embedding_text(title: str, u: Unit) -> str:
+    """What a sentence is embedded as: its section title and the sentence with its label."""
+    return f"{title}: {u.shown}"
+
+
+def _manifest(
+    settings: Settings, embedder: Embedder, chunks: list[Chunk], n_units: int
+) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "tutor_version": __version__,
@@ -57,6 +89,7 @@ def _manifest(settings: Settings, embedder: Embedder, chunks: list[Chunk]) -> di
         "lexical": {"library": "bm25s", "tokenizer": "tutor.text.bm25_tokens"},
         "corpus": {p.name: sha256_file(p) for p in corpus_files(settings.corpus_dir)},
         "chunk_count": len(chunks),
+        "units": {"count": n_units, "splitter": "tutor.text.sentences", "embedded_as": "title: label: sentence"},
     }
 
 
@@ -104,6 +137,12 @@ def build_index(
     flat.add(vectors)
     lexical = bm25s.BM25()
     lexical.index([bm25_tokens(c.embedding_text()) for c in chunks], show_progress=False)
+    lexicon = Lexicon.from_texts([c.embedding_text() for c in chunks])
+    units = chunk_units(chunks, lexicon)
+    by_id = {c.id: c for c in chunks}
+    unit_rows = [(cid, u) for cid, us in units.items() for u in us]
+    say(f"embedding {len(unit_rows)} guide sentences")
+    unit_vecs = embedder.embed([unit_embedding_text(by_id[cid].title, u) for cid, u in unit_rows])
 
     target = settings.index_dir
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -115,13 +154,18 @@ def build_index(
         with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as fh:
             for c in chunks:
                 fh.write(json.dumps(c.to_json(), ensure_ascii=False) + "\n")
+        with open(tmp / "units.jsonl", "w", encoding="utf-8") as fh:
+            for cid, u in unit_rows:
+                fh.write(json.dumps({"chunk_id": cid, "row": u.row, "text": u.text}) + "\n")
+        np.save(tmp / "units.npy", unit_vecs.astype(np.float32))
         (tmp / "sections.json").write_text(
             json.dumps([_section_json(s) for s in sections], ensure_ascii=False, indent=1),
             encoding="utf-8",
         )
         # the manifest goes last: a folder without it is never taken for an index
         (tmp / "manifest.json").write_text(
-            json.dumps(_manifest(settings, embedder, chunks), indent=2), encoding="utf-8"
+            json.dumps(_manifest(settings, embedder, chunks, len(unit_rows)), indent=2),
+            encoding="utf-8",
         )
         old = target.with_name(f".{target.name}.old")
         if old.exists():
@@ -195,6 +239,7 @@ def load_index(settings: Settings) -> Index:
         sections = json.loads((where / "sections.json").read_text(encoding="utf-8"))
         vectors = faiss.read_index(str(where / "index.faiss"))
         lexical = bm25s.BM25.load(str(where / "bm25"))
+        unit_vectors = np.load(where / "units.npy")
     except Exception as e:  # any unreadable file means the same thing to the user
         raise IndexCorrupt(
             f"Index in {where}/ is unreadable ({type(e).__name__}): run `{REBUILD}`."
@@ -204,7 +249,17 @@ def load_index(settings: Settings) -> Index:
             f"Index in {where}/ is inconsistent ({len(chunks)} chunks, {vectors.ntotal} "
             f"vectors, manifest says {manifest.get('chunk_count')}): run `{REBUILD}`."
         )
-    return Index(manifest, chunks, sections, vectors, lexical, where)
+    index = Index(manifest, chunks, sections, vectors, lexical, where)
+    # units are rebuilt from the chunk text (deterministic), and checked against the store
+    index.units = chunk_units(chunks, index.lexicon)
+    n_units = sum(len(us) for us in index.units.values())
+    if n_units != manifest.get("units", {}).get("count") or len(unit_vectors) != n_units:
+        raise IndexCorrupt(
+            f"Index in {where}/ has {len(unit_vectors)} sentence vectors for {n_units} "
+            f"sentences: run `{REBUILD}`."
+        )
+    index.unit_vectors = unit_vectors
+    return index
 
 
 def ensure_index(

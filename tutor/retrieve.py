@@ -8,15 +8,21 @@ between the two: score = sum over rankings of 1 / (RRF_K + rank).
 Acronyms are expanded before searching, from the guide's own definitions ("AWS Database
 Migration Service (DMS)"): the small embedding model has never learned what "DMS" means.
 
-Each `Hit` keeps both raw scores; the cosine of the best dense hit is what the answer
-stage compares with `min_relevance` to decide that the guide does not cover a question.
-Limits: exhaustive search (fine for thousands of chunks, not millions).
+No two passages share a section: chunks of a section already in the top k are merged
+into its passage (the section's text from its first to its last retrieved chunk), so
+the k passages show k different parts of the guide. `search_parts` retrieves per
+sub-question (each side of a comparison, each ask of a multi-part question) and
+interleaves the results, so that every part has its own passage.
+
+Each `Hit` keeps both raw scores of its best chunk. Limits: exhaustive search (fine for
+thousands of chunks, not millions).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -69,14 +75,46 @@ def expand(query: str, names: dict[str, str]) -> str:
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved chunk with its fused score and the evidence behind it."""
+    """A retrieved passage (one section's chunks, merged) with the scores of its best
+    chunk and the evidence behind them."""
 
-    chunk: Chunk
+    chunk: Chunk  # the passage: merged when several chunks of one section were retrieved
     score: float
     dense: float  # cosine similarity to the question
     lexical: float  # BM25 score
     dense_rank: int | None
     lexical_rank: int | None
+    chunk_ids: tuple[str, ...] = ()  # the index chunks the passage is made of
+    query: str = ""  # the (sub-)question that retrieved it
+
+
+def _overlap(a: str, b: str, most: int = 400) -> int:
+    """Length of the longest suffix of `a` that starts `b` (the chunker's overlap)."""
+    for n in range(min(len(a), len(b), most), 0, -1):
+        if a.endswith(b[:n]):
+            return n
+    return 0
+
+
+def merge_chunks(chunks: list[Chunk]) -> Chunk:
+    """One passage from chunks of one section, in order, without the repeated overlap.
+    Chunks between two retrieved ones are included, so the text reads continuously."""
+    chunks = sorted(chunks, key=lambda c: int(c.id.rsplit("#", 1)[1]))
+    text = chunks[0].text
+    for c in chunks[1:]:
+        text += ("\n" if not text.endswith("\n") else "") + c.text[_overlap(text, c.text) :]
+    first, last = chunks[0], chunks[-1]
+    ordinals = "+".join(c.id.rsplit("#", 1)[1] for c in chunks)
+    return Chunk(
+        id=f"{first.section_id}#{ordinals}",
+        section_id=first.section_id,
+        section_path=first.section_path,
+        title=first.title,
+        file=first.file,
+        start_line=first.start_line,
+        end_line=max(c.end_line for c in chunks),
+        text=text,
+    )
 
 
 class Retriever:
@@ -96,16 +134,22 @@ class Retriever:
             todo.extend(self._children.get(sid, ()))
         return out
 
-    def search(self, query: str, k: int, within: str | None = None) -> list[Hit]:
-        """Top-k chunks for the query; `within` restricts to a section and its children."""
+    def search(
+        self, query: str, k: int, within: str | None = None, qvec: Any | None = None
+    ) -> list[Hit]:
+        """Top-k passages for the query, one per section; `within` restricts to a section
+        and its children. `qvec` is the query's embedding when the caller has it."""
         chunks = self.index.chunks
         n = len(chunks)
         allowed = None
         if within:
             ids = self.subtree(within)
             allowed = {i for i, c in enumerate(chunks) if c.section_id in ids}
-        query = expand(query, self.acronyms)
-        qv = self.embedder.embed_one(query).reshape(1, -1)
+        expanded = expand(query, self.acronyms)
+        if qvec is None or expanded != query:
+            qvec = self.embedder.embed_one(expanded)
+        query = expanded
+        qv = np.asarray(qvec, dtype=np.float32).reshape(1, -1)
         dense_scores, dense_ids = self.index.faiss.search(qv, n)
         dense = {int(i): float(s) for i, s in zip(dense_ids[0], dense_scores[0], strict=True)}
         dense_order = [int(i) for i in dense_ids[0] if allowed is None or int(i) in allowed]
@@ -126,8 +170,55 @@ class Retriever:
         for ranks in (d_rank, l_rank):
             for i, r in ranks.items():
                 fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + r)
-        best = sorted(fused, key=lambda i: (-fused[i], -dense[i]))[:k]
-        return [
-            Hit(chunks[i], fused[i], dense[i], float(lex[i]), d_rank.get(i), l_rank.get(i))
-            for i in best
-        ]
+        ranked = sorted(fused, key=lambda i: (-fused[i], -dense[i]))
+        # one passage per section: the best chunk leads, and the section's other chunks
+        # among the top 3k join it (merged) instead of taking a place of their own
+        by_section: dict[str, list[int]] = {}
+        for i in ranked[: 3 * k]:
+            sid = chunks[i].section_id
+            if sid in by_section or len(by_section) < k:
+                by_section.setdefault(sid, []).append(i)
+        for i in ranked[3 * k :]:
+            if len(by_section) >= k:
+                break
+            by_section.setdefault(chunks[i].section_id, []).append(i)
+        hits = []
+        for members in by_section.values():
+            i = members[0]
+            passage = chunks[i] if len(members) == 1 else merge_chunks(self._span(members))
+            hits.append(
+                Hit(
+                    passage,
+                    fused[i],
+                    dense[i],
+                    float(lex[i]),
+                    d_rank.get(i),
+                    l_rank.get(i),
+                    tuple(chunks[j].id for j in self._span(members, ids=True)),
+                    query,
+                )
+            )
+        return hits
+
+    def _span(self, members: list[int], ids: bool = False) -> list[Any]:
+        """The chunks of one section from the first to the last of `members`."""
+        chunks = self.index.chunks
+        lo, hi = min(members), max(members)
+        # chunks of a section are consecutive in the index, in order
+        span = list(range(lo, hi + 1))
+        return span if ids else [chunks[j] for j in span]
+
+    def search_parts(
+        self, parts: list[str], k: int, within: str | None = None, first: list[Hit] | None = None
+    ) -> list[Hit]:
+        """Passages for each sub-question, interleaved (part 1's best, part 2's best, ...),
+        one per section, k in all. `first` (the whole question's hits) fills what is left."""
+        per = [self.search(p, k, within) for p in parts]
+        out: list[Hit] = []
+        seen: set[str] = set()
+        for rank in range(k):
+            for hits in [*per, first or []]:
+                if rank < len(hits) and hits[rank].chunk.section_id not in seen:
+                    seen.add(hits[rank].chunk.section_id)
+                    out.append(hits[rank])
+        return out[:k]

@@ -98,3 +98,49 @@ def strip_markdown(text: str) -> str:
     """Drop emphasis markers and inline code ticks; keep the words."""
     text = re.sub(r"\*\*|__|`", "", text)
     return re.sub(r"(?<!\w)\*(?!\s)|(?<!\s)\*(?!\w)", "", text)
+
+
+# Where a model's streamed reply ends a sentence: after . ! ? (and any [n] markers that
+# follow it), or at a line break.
+_STREAM_END = re.compile(r"(?<=[.!?])(?:\s*\[\d+(?:\s*,\s*\d+)*\])?\s+|\n+")
+# "1." or "a)" alone opens a list item; it does not end a sentence.
+_LIST_MARKER = re.compile(r"^\W*(?:\d{1,2}|[a-z])[.)]\W*$")
+
+
+class SentenceStream:
+    """Cuts streamed text into sentences as soon as each one is complete.
+
+    `feed(piece)` returns the sentences the piece completed (with their citation
+    markers), `flush()` the rest. Limits: a period inside an abbreviation followed by a
+    space ("e.g. Glue") ends a sentence early; the verifier then sees two fragments.
+    """
+
+    def __init__(self) -> None:
+        self._buf = ""
+
+    def feed(self, piece: str) -> list[str]:
+        self._buf += piece
+        out: list[str] = []
+        pos = 0
+        while m := _STREAM_END.search(self._buf, pos):
+            sent = self._buf[: m.start()] + self._buf[m.start() : m.end()].strip()
+            if _LIST_MARKER.match(sent):
+                pos = m.end()
+                continue
+            self._buf, pos = self._buf[m.end() :], 0
+            if sent.strip():
+                out.append(sent.strip())
+        return out
+
+    def flush(self) -> list[str]:
+        rest, self._buf = self._buf.strip(), ""
+        return [rest] if rest else []
+
+
+_LABEL = re.compile(r"^\s*(?:[-*•]\s*)?([^:.]{2,60}):\s")
+
+
+def label_of(line: str) -> str:
+    """The label of a "Label: text" line ("AWS Glue" in "AWS Glue: Ideal for ..."), or ""."""
+    m = _LABEL.match(strip_markdown(line))
+    return m.group(1).strip() if m else ""

@@ -44,6 +44,8 @@ CSS = """
 .passage .body { white-space: pre-wrap; font-size: 0.9em; max-height: 22em; overflow-y: auto; }
 .passage mark { background: #ffe58a; }
 .turn-q { color: #555; font-style: italic; margin-top: 12px; }
+table.compare { border-collapse: collapse; width: 100%; }
+table.compare td, table.compare th { border: 1px solid #ccc; padding: 4px 8px; vertical-align: top; }
 """
 
 # Citation links are plain anchors (#cite-T-N); this delegated handler shows the target
@@ -141,6 +143,38 @@ def render_sentence(turn: int, s: Sentence) -> str:
     return _e(s.text) + " " + "".join(cite_link(turn, n) for n in s.citations)
 
 
+def render_body(turn: int, shown: list[Sentence], sides: tuple[str, ...] = ()) -> str:
+    """The answer's sentences: a two-column table pairing the sides of a comparison,
+    otherwise the lead sentence and the supporting lines as a list."""
+    notes = [s for s in shown if s.source == "note"]
+    lines = [s for s in shown if s.source != "note"]
+    note_html = "".join(f"<p><i>{_e(s.text)}</i></p>" for s in notes)
+    if len(sides) == 2 and any(s.side is not None for s in lines):
+        cols: list[list[str]] = [[], []]
+        rest = []
+        for s in lines:
+            (cols[s.side] if s.side in (0, 1) else rest).append(render_sentence(turn, s))
+        rows = "".join(
+            f"<tr><td>{a}</td><td>{b}</td></tr>"
+            for a, b in zip(
+                cols[0] + [""] * (len(cols[1]) - len(cols[0])),
+                cols[1] + [""] * (len(cols[0]) - len(cols[1])),
+                strict=True,
+            )
+        )
+        table = (
+            f'<table class="compare"><tr><th>{_e(sides[0])}</th><th>{_e(sides[1])}</th></tr>'
+            f"{rows}</table>"
+        )
+        extra = "".join(f"<li>{r}</li>" for r in rest)
+        return table + (f"<ul>{extra}</ul>" if extra else "") + note_html
+    if not lines:
+        return note_html
+    lead = f"<p>{render_sentence(turn, lines[0])}</p>"
+    more = "".join(f"<li>{render_sentence(turn, s)}</li>" for s in lines[1:])
+    return lead + (f"<ul>{more}</ul>" if more else "") + note_html
+
+
 def render_answer(turn: int, ans: Answer) -> str:
     """The final assistant message: verified sentences, sources, what was left out."""
     if ans.abstained:
@@ -152,7 +186,7 @@ def render_answer(turn: int, ans: Answer) -> str:
             f"<p>Nearest sections:</p><ul>{links}</ul>" if links else ""
         )
     shown = [s for s in ans.sentences if s.supported]
-    body = " ".join(render_sentence(turn, s) for s in shown)
+    body = render_body(turn, shown, ans.sides if ans.shape == "compare" else ())
     sources = "".join(
         f"<li>{cite_link(turn, c.n)} {_e(c.section_path)} (lines {c.start_line}–{c.end_line})</li>"
         for c in ans.citations
@@ -164,7 +198,7 @@ def render_answer(turn: int, ans: Answer) -> str:
         if dropped
         else ""
     )
-    return f"<p>{body}</p><p>Sources:</p><ul>{sources}</ul>{note}"
+    return f"{body}<p>Sources:</p><ul>{sources}</ul>{note}"
 
 
 def passage_html(turn: int, c: Citation, section_text: str | None) -> str:
@@ -260,7 +294,8 @@ def build_app(settings: Settings, tutor: Tutor | None = None) -> gr.Blocks:
         assert runtime.tutor is not None
         try:
             gen = runtime.generator_for(model or "")
-            shown: list[str] = []
+            shown: list[Sentence] = []
+            sides: tuple[str, ...] = ()
             prefix = ""
             for ev in runtime.tutor.ask_stream(
                 q,
@@ -290,9 +325,10 @@ def build_app(settings: Settings, tutor: Tutor | None = None) -> gr.Blocks:
                         )
                     )
                     prefix = understood
+                    sides = ev.sides if ev.shape == "compare" else ()
                 elif isinstance(ev, Sentence):
-                    shown.append(render_sentence(turn, ev))
-                    chat[-1]["content"] = prefix + "<p>" + " ".join(shown) + " ⏳</p>"
+                    shown.append(ev)
+                    chat[-1]["content"] = prefix + render_body(turn, shown, sides) + " ⏳"
                 elif isinstance(ev, Answer):
                     if ev.abstained:
                         panel[-1] = f'<div class="turn-q">Q{turn}: {_e(q)} (not covered)</div>' + (

@@ -8,6 +8,7 @@ Limits: an evidence string that occurs several times is located at every occurre
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -17,7 +18,11 @@ from tutor.corpus import corpus_files
 from tutor.errors import TutorError
 
 KINDS = ("fact", "compare", "scenario", "multi", "unanswerable")
-FIELDS = ("id", "question", "answer", "key_facts", "evidence", "section", "kind")
+STYLES = ("direct", "conversational", "exam", "multipart", "sloppy", "followup")
+FIELDS = ("id", "question", "answer", "key_facts", "evidence", "section", "kind", "style", "batch")
+OPTIONAL = ("history",)  # follow-ups: the earlier questions of the conversation
+SPLITS = ("calibration", "test", "all")
+CALIBRATION_SHARE = 0.6
 _HEADING = re.compile(r"^#{1,6}\s+(.*\S)\s*$")
 
 
@@ -39,10 +44,30 @@ class GoldItem:
     evidence: list[str]
     section: str
     kind: str
+    style: str
+    batch: str
+    history: tuple[str, ...] = ()
 
     @property
     def answerable(self) -> bool:
         return self.kind != "unanswerable"
+
+    @property
+    def split(self) -> str:
+        """"calibration" or "test", fixed by a hash of the id (about 60/40): every
+        threshold, weight and rule is chosen on calibration, and test is reported."""
+        return split_of(self.id)
+
+
+def split_of(item_id: str) -> str:
+    h = int.from_bytes(hashlib.sha256(item_id.encode("utf-8")).digest()[:4], "big")
+    return "calibration" if h / 2**32 < CALIBRATION_SHARE else "test"
+
+
+def select_split(items: list[GoldItem], split: str) -> list[GoldItem]:
+    if split not in SPLITS:
+        raise TutorError(f"Unknown split {split!r}: use one of {', '.join(SPLITS)}.")
+    return items if split == "all" else [g for g in items if g.split == split]
 
 
 def load_gold(path: Path) -> list[GoldItem]:
@@ -56,9 +81,15 @@ def load_gold(path: Path) -> list[GoldItem]:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise TutorError(f"{path}:{no}: not JSON ({e.msg}).") from None
-        if not isinstance(obj, dict) or set(obj) != set(FIELDS):
+        if not isinstance(obj, dict) or not (
+            set(FIELDS) <= set(obj) <= set(FIELDS) | set(OPTIONAL)
+        ):
             got = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
-            raise TutorError(f"{path}:{no}: fields must be exactly {list(FIELDS)}, got {got}.")
+            raise TutorError(
+                f"{path}:{no}: fields must be {list(FIELDS)} (and optionally "
+                f"{list(OPTIONAL)}), got {got}."
+            )
+        obj["history"] = tuple(obj.get("history") or ())
         items.append(GoldItem(**obj))
     if not items:
         raise TutorError(f"Gold file {path} holds no questions.")
@@ -108,6 +139,12 @@ def check_gold(items: list[GoldItem], corpus: Corpus) -> list[str]:
             problems.append(f"{where} kind {g.kind!r} is not one of {KINDS}")
         if not g.question.strip():
             problems.append(f"{where} empty question")
+        if g.style not in STYLES:
+            problems.append(f"{where} style {g.style!r} is not one of {STYLES}")
+        if not g.batch.strip():
+            problems.append(f"{where} empty batch (who or what wrote the question)")
+        if (g.style == "followup") != bool(g.history):
+            problems.append(f"{where} a followup has a history, and only a followup")
         if g.kind == "unanswerable":
             if g.key_facts or g.evidence or g.section or g.answer != "not in the guide":
                 problems.append(

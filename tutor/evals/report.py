@@ -45,6 +45,22 @@ def _flat(summary: dict[str, Any]) -> list[tuple[str, Any]]:
     return rows
 
 
+def _table(groups: dict[str, Any]) -> list[str]:
+    """Markdown rows: one metric a row, one group (split, kind, style) a column."""
+    names = list(groups)
+    out = [
+        "| metric | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+        "| n_questions | " + " | ".join(str(groups[x]["n_questions"]) for x in names) + " |",
+    ]
+    for group, keys in SUMMARY_KEYS.items():
+        for k in keys:
+            out.append(
+                f"| {group}.{k} | " + " | ".join(_fmt(groups[x][group][k]) for x in names) + " |"
+            )
+    return out
+
+
 def _fmt(v: Any) -> str:
     return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
 
@@ -55,24 +71,17 @@ def markdown(report: dict[str, Any]) -> str:
         f"# Eval report — {report['meta']['started']}",
         "",
         f"model `{report['meta']['model']}`, k={report['meta']['k']}, "
-        f"commit `{report['meta']['git_commit']}`, {s['n_questions']} questions, "
+        f"commit `{report['meta']['git_commit']}`, split `{s.get('split', 'all')}`, "
+        f"{s['n_questions']} questions, "
         f"{report['meta']['wall_s']:.0f} s",
         "",
         "| metric | value |",
         "|---|---|",
     ]
     lines += [f"| {k} | {_fmt(v)} |" for k, v in _flat(s)]
-    kinds = report["by_kind"]
-    lines += [
-        "",
-        "## By kind",
-        "",
-        "| metric | " + " | ".join(kinds) + " |",
-        "|---|" + "---|" * len(kinds),
-    ]
-    for key, _ in _flat(s)[1:]:
-        g, k = key.split(".")
-        lines.append(f"| {key} | " + " | ".join(_fmt(kinds[x][g][k]) for x in kinds) + " |")
+    for title, key in (("By split", "by_split"), ("By kind", "by_kind"), ("By style", "by_style")):
+        if report.get(key):
+            lines += ["", f"## {title}", "", *_table(report[key])]
     lines += ["", "## Latency (s)", ""]
     lines += [f"- {k}: {_fmt(v)}" for k, v in report["latency"].items()]
     fails = [q for q in report["questions"] if failures(q)]
@@ -140,6 +149,17 @@ def html_report(report: dict[str, Any]) -> str:
     e = html.escape
     s, kinds, qs = report["summary"], report["by_kind"], report["questions"]
     rows = "".join(f"<tr><td>{e(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in _flat(s))
+    tables = "".join(
+        f"<h2>{e(title)}</h2><table>"
+        + "".join(
+            "<tr>" + "".join(f"<td>{e(cell.strip())}</td>" for cell in row.strip("|").split("|")) + "</tr>"
+            for i, row in enumerate(_table(report[key]))
+            if i != 1
+        )
+        + "</table>"
+        for title, key in (("By split", "by_split"), ("By style", "by_style"))
+        if report.get(key)
+    )
     charts = [
         _bars(f"{g}.{k} by kind", {x: kinds[x][g][k] for x in kinds})
         for g, k in (
@@ -195,7 +215,7 @@ table{{border-collapse:collapse}}td{{border:1px solid #ccc;padding:2px 8px}}
 <h1>Eval report</h1><p>{e(meta["started"])} · model <code>{e(meta["model"])}</code> ·
 k={meta["k"]} · commit <code>{e(str(meta["git_commit"]))}</code> ·
 {s["n_questions"]} questions in {meta["wall_s"]:.0f} s</p>
-<h2>Summary</h2><table>{rows}</table>
+<h2>Summary</h2><table>{rows}</table>{tables}
 <h2>Charts</h2><div class="charts">{"".join(charts)}</div>
 <h2>Failures ({len(fail_items)})</h2>{"".join(fail_items) or "<p>none</p>"}
 </body></html>

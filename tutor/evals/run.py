@@ -8,12 +8,13 @@ over all citations / shown sentences; the other rates are means over questions.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from tutor.answer import Answer, Tutor
+from tutor.conversation import Turn
 from tutor.evals.gold import Corpus, GoldItem, Span
 from tutor.evals.metrics import (
     COSINE_SUPPORT,
@@ -77,6 +78,13 @@ def score_question(g: GoldItem, ans: Answer, scorer: Scorer, k: int) -> dict[str
     rec: dict[str, Any] = {
         "id": g.id,
         "kind": g.kind,
+        "style": g.style,
+        "batch": g.batch,
+        "split": g.split,
+        "history": list(g.history),
+        "shape": ans.shape,
+        "answer_type": ans.answer_type,
+        "answerable_p": ans.answerable_p,
         "question": g.question,
         "reference": g.answer,
         "answer": ans.answer,
@@ -97,7 +105,7 @@ def score_question(g: GoldItem, ans: Answer, scorer: Scorer, k: int) -> dict[str
         ],
         "gold_section": g.section,
         "gold_evidence": g.evidence,
-        "timings": ans.timings,
+        "timings": asdict(ans.timings),
     }
     m: dict[str, Any] = {}
     if g.answerable:
@@ -219,8 +227,13 @@ def _round(x: float | None) -> float | None:
 
 
 def by_kind(records: list[dict[str, Any]]) -> dict[str, Any]:
-    kinds = sorted({r["kind"] for r in records})
-    return {k: summarise([r for r in records if r["kind"] == k]) for k in kinds}
+    return by_field(records, "kind")
+
+
+def by_field(records: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """The summary for each value of `key` ("kind", "style", "split", "batch")."""
+    values = sorted({r[key] for r in records})
+    return {v: summarise([r for r in records if r[key] == v]) for v in values}
 
 
 def run_eval(
@@ -237,7 +250,7 @@ def run_eval(
     )
     records = []
     for g in gold:
-        ans = tutor.ask(g.question, k=k)
+        ans = tutor.ask(g.question, k=k, history=[Turn(h, h) for h in g.history])
         records.append(score_question(g, ans, scorer, k))
         if progress:
             progress(g)

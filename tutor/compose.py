@@ -1,0 +1,151 @@
+"""Lay out the shown answer by the question's shape, from scored guide sentences.
+
+Input: the question (`question.Question`) and its candidate sentences, each with a
+relevance probability (`relevance.Candidate`). Output: the guide lines to show, in order,
+and what the guide does not state. Every line is a verbatim guide sentence (with its
+bullet label when it continues a labelled line), so it is supported by its citation by
+construction; model drafts join later, in `answer.py`, only when verified and relevant.
+
+* **fact / definition**: the subject's defining line first (a line labelled with the
+  subject, or that opens with it), then the most relevant supporting lines;
+* **compare**: each side's own lines (lines that name that side), paired A, B, A, B;
+  a side with no line is said to be not covered;
+* **scenario** (exam stems): the best line that names a service first, then why;
+* **multi**: the best lines for each part, in the order asked; a part with no line gets
+  "The guide does not say: <part>".
+
+Never shown: near-duplicates of a line already chosen (same content words, or embedding
+cosine above `Calibration.duplicate_cos`), lead-ins that end in ":", lines under 4 words.
+Limits: at most `Calibration.max_lines` lines; the layout is by rules over the learned
+scores, not learned itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tutor.ground import Lexicon, same_claim
+from tutor.question import Question, subject_stems
+from tutor.relevance import Calibration, Candidate
+
+# what the guide does not give, by expected answer type (for partial answers)
+NOT_GIVEN = {
+    "num:size": "a size",
+    "num:count": "a number",
+    "num:period": "a duration",
+    "num:frequency": "a frequency",
+    "num:money": "a price",
+    "num:date": "a date",
+    "num:percent": "a percentage",
+    "value:default": "the default",
+    "value:version": "a version",
+    "value:region": "the regions",
+}
+
+
+@dataclass
+class Composition:
+    lines: list[Candidate]
+    not_covered: list[str] = field(default_factory=list)  # plain sentences, no citation
+    sides: list[int] = field(default_factory=list)  # compare: the side of each line (0/1)
+
+
+def _defining(c: Candidate, subject: frozenset[str], lexicon: Lexicon) -> bool:
+    """A line that defines the subject: labelled with it, or opening with it."""
+    label = subject_stems(c.unit.label, lexicon) if c.unit.label else frozenset()
+    if label and label <= subject:
+        return True
+    head = subject_stems(" ".join(c.unit.text.split()[:4]), lexicon)
+    return bool(head & subject) and c.features["subj_own"] >= 0.5
+
+
+def _side_share(c: Candidate, side: frozenset[str]) -> float:
+    return len(side & c.unit.all_stems) / len(side) if side else 0.0
+
+
+def compose(
+    q: Question,
+    cands: list[Candidate],
+    cal: Calibration,
+    lexicon: Lexicon,
+    similar: Callable[[Candidate, Candidate], float],
+) -> Composition:
+    """Choose and order the guide lines to show for `q`."""
+    pool = sorted(
+        (
+            c
+            for c in cands
+            if len(c.unit.text.split()) >= 4 and not c.unit.text.rstrip().endswith(":")
+        ),
+        key=lambda c: -c.p,
+    )
+    chosen: list[Candidate] = []
+
+    def fresh(c: Candidate) -> bool:
+        # Lines of one passage are embedded with the same section title, which lifts
+        # their cosine: within a passage only shared content words make a duplicate.
+        return all(
+            c.unit.text != x.unit.text
+            and not same_claim(c.unit.text, x.unit.text, 0.6)
+            and (c.n == x.n or similar(c, x) < cal.duplicate_cos)
+            for x in chosen
+        )
+
+    def take(c: Candidate | None) -> bool:
+        if c is not None and fresh(c) and len(chosen) < cal.max_lines:
+            chosen.append(c)
+            return True
+        return False
+
+    top = pool[0].p if pool else 0.0
+    shown = [c for c in pool if cal.shows(c.p, top)]
+    comp = Composition(chosen)
+    if q.shape == "compare" and len(q.sides) == 2:
+        sides = [subject_stems(s, lexicon) for s in q.sides]
+        own = [
+            [c for c in pool if _side_share(c, sides[i]) > _side_share(c, sides[1 - i])]
+            for i in (0, 1)
+        ]
+        per_side = max(1, cal.max_lines // 2)
+        picks: list[list[Candidate]] = [[], []]
+        for i in (0, 1):
+            # a side's best line is shown even a little under the bar: a comparison
+            # with one side missing answers half the question
+            for c in own[i]:
+                if len(picks[i]) >= per_side or (picks[i] and not cal.shows(c.p, top)):
+                    break
+                if c.p >= cal.relative * top * 0.5:
+                    picks[i].append(c)
+        for a, b in zip(picks[0] + [None] * per_side, picks[1] + [None] * per_side, strict=False):
+            if take(a):
+                comp.sides.append(0)
+            if take(b):
+                comp.sides.append(1)
+        for i in (0, 1):
+            if not picks[i]:
+                comp.not_covered.append(f"The guide does not describe {q.sides[i]} here.")
+        return comp
+    if q.shape == "multi" and q.parts:
+        for i, part in enumerate(q.parts):
+            mine = [c for c in shown if c.part == i][:2]
+            if not mine:
+                comp.not_covered.append(f"The guide does not say: {part}")
+            for c in mine:
+                take(c)
+        for c in shown:
+            take(c)
+        return comp
+    if q.shape == "scenario":
+        named = [c for c in shown if c.unit.stems & lexicon.entities or c.unit.label]
+        take(named[0] if named else None)
+    else:
+        lead = [c for c in shown if _defining(c, q.subject, lexicon)]
+        take(lead[0] if lead else None)
+    for c in shown:
+        take(c)
+    if q.quantity >= 0.5 and q.quantity_kind and not any(c.features["q_form"] for c in chosen):
+        comp.not_covered.append(
+            f"The guide does not give {NOT_GIVEN.get(q.quantity_kind, 'the figure')} for this."
+        )
+    return comp

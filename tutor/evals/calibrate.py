@@ -1,0 +1,201 @@
+"""Fit the relevance and answerability models, and their thresholds, on the
+calibration split only (`tutor calibrate`).
+
+For every calibration question, the real pipeline reads it, retrieves its passages and
+computes every candidate sentence's signals (no model call). A sentence is labelled
+relevant when it holds gold evidence or a key fact; every sentence of an unanswerable
+question is irrelevant. Two logistic regressions are fitted (scikit-learn, standardised
+inputs, L2): sentence relevance, then, from the relevance scores, question answerability.
+Thresholds are chosen on out-of-fold probabilities (5-fold), so they are not fitted to
+the same predictions they are judged on. The result is written as data
+(`tutor/data/calibration.json`), with what it was fitted on.
+
+Limits: labels come from gold evidence strings, so a relevant sentence the gold writer
+did not quote counts as irrelevant (the fitted model is slightly conservative).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tutor.answer import Tutor
+from tutor.conversation import Turn, standalone_query
+from tutor.evals.gold import GoldItem
+from tutor.evals.metrics import key_fact_found, normalise_tokens
+from tutor.relevance import (
+    QUESTION_FEATURES,
+    SENTENCE_FEATURES,
+    Calibration,
+    Candidate,
+    Logistic,
+)
+
+
+def standalone_for(tutor: Tutor, g: GoldItem) -> str:
+    history = [Turn(h, h) for h in g.history]
+    return standalone_query(" ".join(g.question.split()), history, tutor.lexicon)
+
+
+def relevant(c: Candidate, g: GoldItem) -> bool:
+    """Does this guide sentence hold (part of) the gold answer?"""
+    if not g.answerable:
+        return False
+    text = " ".join(normalise_tokens(c.unit.text))
+    for e in g.evidence:
+        ev = " ".join(normalise_tokens(e))
+        if ev and (ev in text or (len(text.split()) >= 5 and text in ev)):
+            return True
+    facts = [f for f in g.key_facts if len(normalise_tokens(f)) >= 2]
+    return any(key_fact_found(f, c.unit.shown) for f in facts)
+
+
+@dataclass
+class Example:
+    item: GoldItem
+    cands: list[Candidate]
+    labels: list[bool]
+    tutor_args: tuple[Any, ...]
+
+
+def collect(tutor: Tutor, gold: list[GoldItem], k: int) -> list[Example]:
+    out = []
+    for g in gold:
+        q, qvec, part_vecs = tutor.read(standalone_for(tutor, g))
+        hits = tutor.retrieve(q, qvec, k)
+        cands, _ = tutor.candidates(q, hits, qvec, part_vecs)
+        out.append(Example(g, cands, [relevant(c, g) for c in cands], (q, hits)))
+    return out
+
+
+def _fit(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], c: float = 1.0) -> Logistic:
+    from sklearn.linear_model import LogisticRegression
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=c, max_iter=2000).fit((x - mean) / scale, y)
+    return Logistic(
+        names,
+        tuple(round(float(w), 5) for w in model.coef_[0]),
+        round(float(model.intercept_[0]), 5),
+        tuple(round(float(m), 5) for m in mean),
+        tuple(round(float(s), 5) for s in scale),
+    )
+
+
+def _oof(x: np.ndarray, y: np.ndarray, groups: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """Out-of-fold probabilities, folds by question (no question in its own fold's fit)."""
+    out = np.zeros(len(y))
+    folds = groups % 5
+    for f in range(5):
+        train, test = folds != f, folds == f
+        if train.sum() and test.sum() and len(set(y[train])) == 2:
+            m = _fit(x[train], y[train], names)
+            out[test] = [m.prob(dict(zip(names, row, strict=True))) for row in x[test]]
+    return out
+
+
+def _best_threshold(p: np.ndarray, y: np.ndarray, positive_is_low: bool = False) -> float:
+    """The threshold with the best F1 for the positive class (ties: the middle one)."""
+    best, best_t = -1.0, 0.5
+    for t in np.arange(0.05, 0.951, 0.01):
+        pred = p < t if positive_is_low else p >= t
+        tp = float(np.sum(pred & y))
+        fp = float(np.sum(pred & ~y))
+        fn = float(np.sum(~pred & y))
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        if f1 > best + 1e-9:
+            best, best_t = f1, float(t)
+    return round(best_t, 2)
+
+
+def _best_selection(
+    p: np.ndarray, y: np.ndarray, groups: np.ndarray, max_lines: int
+) -> tuple[float, float]:
+    """`show` and `relative` with the best mean F2 of the lines a question would show
+    (at most `max_lines`, best first) against its relevant lines, over questions that
+    have any. F2 weighs recall twice: a missing half of the answer was the complaint,
+    and every extra line shown is still a true, cited guide line."""
+    per_q = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    per_q = [ix for ix in per_q if y[ix].any()]
+    best, choice = -1.0, (0.5, 0.5)
+    for show in np.arange(0.05, 0.71, 0.05):
+        for rel in np.arange(0.05, 1.01, 0.05):
+            f1s = []
+            for ix in per_q:
+                order = ix[np.argsort(-p[ix])]
+                top = p[order[0]]
+                picked = [i for i in order if p[i] >= show or p[i] >= rel * top][:max_lines]
+                tp = float(y[picked].sum())
+                f1s.append(5 * tp / (len(picked) + 4 * y[ix].sum()) if tp else 0.0)
+            score = float(np.mean(f1s))
+            if score > best + 1e-9:
+                best, choice = score, (round(float(show), 2), round(float(rel), 2))
+    return choice
+
+
+def fit(
+    tutor: Tutor, gold: list[GoldItem], k: int, split: str
+) -> tuple[Calibration, dict[str, Any]]:
+    """Fit both models and thresholds on `gold` (the calibration split)."""
+    t0 = time.perf_counter()
+    from tutor.question import AnswerTyper, fit_typer
+
+    typer = fit_typer(tutor.embedder)
+    tutor.typer = AnswerTyper(typer)
+    examples = collect(tutor, gold, k)
+    rows, ys, groups = [], [], []
+    for qi, ex in enumerate(examples):
+        for c, lab in zip(ex.cands, ex.labels, strict=True):
+            rows.append([c.features[f] for f in SENTENCE_FEATURES])
+            ys.append(lab)
+            groups.append(qi)
+    xs, ys_a, gs = np.array(rows), np.array(ys, dtype=bool), np.array(groups)
+    relevance = _fit(xs, ys_a, SENTENCE_FEATURES)
+    oof = _oof(xs, ys_a, gs, SENTENCE_FEATURES)
+    show, relative = _best_selection(oof, ys_a, gs, tutor.calibration.max_lines)
+
+    # question level, from out-of-fold sentence scores (as unseen questions would get)
+    qrows, qys = [], []
+    i = 0
+    for ex in examples:
+        for c in ex.cands:
+            c.p = float(oof[i])
+            i += 1
+        q, hits = ex.tutor_args
+        feats = tutor.question_signals(q, hits, ex.cands)
+        qrows.append([feats[f] for f in QUESTION_FEATURES])
+        qys.append(ex.item.answerable)
+    qx, qy = np.array(qrows), np.array(qys, dtype=bool)
+    answerable = _fit(qx, qy, QUESTION_FEATURES)
+    q_oof = _oof(qx, qy, np.arange(len(qy)), QUESTION_FEATURES)
+    answer = _best_threshold(q_oof, ~qy, positive_is_low=True)
+    info = {
+        "split": split,
+        "questions": len(examples),
+        "answerable": int(qy.sum()),
+        "unanswerable": int((~qy).sum()),
+        "sentences": len(ys_a),
+        "relevant_sentences": int(ys_a.sum()),
+        "k": k,
+        "fitted_at": time.strftime("%Y-%m-%d"),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    old = tutor.calibration
+    cal = Calibration(
+        relevance,
+        answerable,
+        show=show,
+        relative=relative,
+        answer=answer,
+        duplicate_cos=old.duplicate_cos,
+        support=old.support,
+        max_lines=old.max_lines,
+        fitted=info,
+        typer=typer,
+    )
+    return cal, info

@@ -1,0 +1,299 @@
+"""The answer check: does this guide sentence answer (part of) the question?
+
+Support ("is it in the guide?") is `ground.py`'s job. Relevance is a different decision
+(read-then-verify): an on-topic sentence often does not hold the answer, e.g. a line
+about Kinesis shards for "what's the cap on shards in a stream?".
+
+Each candidate sentence gets a few signals that do not depend on a question's wording:
+
+* `cos_q`, `cos_part`: embedding similarity of the question (and of the sub-question it
+  best serves) to the sentence embedded with its label and section title;
+* `subj_own`, `subj_ctx`: the share of the question's subject (IDF-weighted) that the
+  sentence states itself, and that its label, title or section path names;
+* `q_form`, `q_noform`: when the question asks for a figure or a setting (its expected
+  answer type, see `question.py`), whether the sentence states one of that kind;
+* `req`: for exam stems, the share of the requirement words ("serverless", "real-time")
+  the sentence has; plus the rank and cosine of its passage, length, lead-in and label.
+
+A logistic regression fitted on the calibration split (`tutor calibrate`) turns them into
+a probability, and a second one, over the question's best candidates, into the
+probability that the guide answers the question at all. The weights live in
+`data/calibration.json`, beside this code. Limits: the form check is lexical (digits,
+units, duration words); a figure spelled in words ("five") counts only for counts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tutor.errors import TutorError
+from tutor.ground import Lexicon, Unit, mentions
+from tutor.question import Question
+
+SENTENCE_FEATURES = (
+    "cos_q",
+    "cos_gap",
+    "cos_rank",
+    "subj_gap",
+    "cos_part",
+    "subj_own",
+    "subj_ctx",
+    "q_form",
+    "q_noform",
+    "req",
+    "passage_rank",
+    "passage_cos",
+    "length",
+    "lead_in",
+    "labelled",
+)
+QUESTION_FEATURES = (
+    "top_p",
+    "top3_p",
+    "best_cos",
+    "best_subject",
+    "known_share",
+    "unknown_names",
+    "quantity",
+    "quantity_unstated",
+    "parts_answered",
+)
+
+_NUMBER = r"\d+(?:[.,]\d+)*"
+# What a sentence must contain to state a figure or a setting of each kind. The table is
+# the one rule this module keeps: it fixes figure questions ("largest row Redshift can
+# store?") being answered with on-topic sentences that state no figure at all.
+FORMS: dict[str, re.Pattern[str]] = {
+    "num:size": re.compile(rf"{_NUMBER}\s*(?:[KMGTP]i?B|bytes?|kilobytes?|megabytes?|"
+                           r"gigabytes?|terabytes?|petabytes?|characters|rows|columns)\b", re.I),
+    "num:count": re.compile(rf"(?<![\w.]){_NUMBER}(?![\w.])|\b(?:two|three|four|five|six|"
+                            r"seven|eight|nine|ten|twelve|hundreds?|thousands?|millions?)\b",
+                            re.I),
+    "num:period": re.compile(rf"\b{_NUMBER}\s*(?:ms|milliseconds?|seconds?|minutes?|hours?|"
+                             r"days?|weeks?|months?|years?)\b|\bindefinitely\b", re.I),
+    "num:frequency": re.compile(r"\b(?:every|each)\s+(?:\d+\s+)?(?:second|minute|hour|day|"
+                                r"week|month)s?\b|\b(?:hourly|daily|weekly|monthly|yearly|"
+                                rf"cron|rate\()|\b{_NUMBER}\s*(?:times|per)\b", re.I),
+    "num:money": re.compile(rf"\$\s*{_NUMBER}|\b{_NUMBER}\s*(?:USD|dollars?|cents?)\b|"
+                            r"\bper (?:GB|TB|hour|month|request)\b|\bfree\b", re.I),
+    "num:date": re.compile(r"\b(?:19|20)\d\d\b"),
+    "num:percent": re.compile(rf"{_NUMBER}\s*%|\bpercent", re.I),
+    "value:default": re.compile(r"\bby default\b|\bdefaults? (?:to|is|value|setting)\b|"
+                                r"\bout of the box\b", re.I),
+    "value:version": re.compile(r"\bv?\d+\.\d+(?:\.\d+)?\b|\bversion\s+\d", re.I),
+    "value:region": re.compile(r"\b[a-z]{2}-[a-z]+-\d\b|\b(?:US|EU|Asia Pacific)\b.*\bRegion",
+                               re.I),
+}
+
+
+def states_form(text: str, kind: str) -> bool:
+    """Whether `text` states a figure or setting of the kind a question asks for."""
+    pat = FORMS.get(kind)
+    return bool(pat and pat.search(text))
+
+
+@dataclass
+class Candidate:
+    """A guide sentence from one retrieved passage, scored against the question."""
+
+    unit: Unit
+    n: int  # the passage it comes from, 1-based
+    features: dict[str, float]
+    p: float = 0.0  # probability that it answers the question (or one of its parts)
+    part: int = -1  # the sub-question it serves best (-1: the whole question)
+
+
+@dataclass(frozen=True)
+class Logistic:
+    """A fitted logistic regression over named features (standardised inputs)."""
+
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+
+    def prob(self, values: dict[str, float]) -> float:
+        x = np.array([values[f] for f in self.features])
+        z = float(((x - np.array(self.mean)) / np.array(self.scale)) @ np.array(self.weights))
+        z += self.bias
+        return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "weights": list(self.weights),
+            "bias": self.bias,
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Logistic:
+        return cls(
+            tuple(d["features"]),
+            tuple(d["weights"]),
+            float(d["bias"]),
+            tuple(d["mean"]),
+            tuple(d["scale"]),
+        )
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Every number the answer decision uses, fitted on the calibration split.
+
+    `show`: a sentence is shown when its relevance probability reaches it, or reaches
+    `relative` times the question's best sentence's (a question the guide answers always
+    shows its best lines, however its wording lowers every score); `answer`: the
+    tutor answers when the answerability probability reaches it (else it abstains);
+    `duplicate_cos`: sentences this similar to one already shown are near-duplicates;
+    `support`: the verifier's coverage threshold for model drafts."""
+
+    relevance: Logistic
+    answerable: Logistic
+    show: float = 0.5
+    relative: float = 0.5
+    answer: float = 0.5
+    duplicate_cos: float = 0.9
+    support: float = 0.7
+    max_lines: int = 5
+    fitted: dict[str, Any] = field(default_factory=dict)  # what it was fitted on, when
+    typer: dict[str, Any] = field(default_factory=dict)  # answer-type probes (question.py)
+
+    def shows(self, p: float, top: float) -> bool:
+        """Whether a sentence with relevance `p` is shown, `top` being the best one's."""
+        return p >= self.show or p >= self.relative * top
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Calibration:
+        try:
+            if path is None:
+                raw = resources.files("tutor").joinpath("data", "calibration.json").read_text()
+            else:
+                raw = Path(path).read_text(encoding="utf-8")
+            d = json.loads(raw)
+            return cls(
+                Logistic.from_json(d["relevance"]),
+                Logistic.from_json(d["answerable"]),
+                **{k: d[k] for k in ("show", "relative", "answer", "duplicate_cos", "support", "max_lines")},
+                fitted=d.get("fitted", {}),
+                typer=d["typer"],
+            )
+        except (OSError, KeyError, ValueError, TypeError) as e:
+            where = path or "tutor/data/calibration.json"
+            raise TutorError(
+                f"Calibration file {where} is missing or malformed ({type(e).__name__}): "
+                "run `tutor calibrate` to fit it again."
+            ) from None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "relevance": self.relevance.to_json(),
+            "answerable": self.answerable.to_json(),
+            "show": self.show,
+            "relative": self.relative,
+            "answer": self.answer,
+            "duplicate_cos": self.duplicate_cos,
+            "support": self.support,
+            "max_lines": self.max_lines,
+            "fitted": self.fitted,
+            "typer": self.typer,
+        }
+
+
+def _share(words: frozenset[str], u: Unit, lexicon: Lexicon, own: bool) -> float:
+    total = sum(lexicon.weight(w) for w in words)
+    if not total:
+        return 0.0
+    if own:
+        return sum(lexicon.weight(w) for w in words if w in u.stems) / total
+    return mentions(u, words, lexicon) / total
+
+
+def sentence_features(
+    q: Question,
+    u: Unit,
+    cos_q: float,
+    cos_parts: list[float],
+    part_subjects: list[frozenset[str]],
+    passage_rank: int,
+    passage_cos: float,
+    path_stems: frozenset[str],
+    lexicon: Lexicon,
+) -> tuple[dict[str, float], int]:
+    """The signals for one candidate sentence, and the sub-question it serves best."""
+    part = int(np.argmax(cos_parts)) if cos_parts else -1
+    subject = part_subjects[part] if part >= 0 and part_subjects[part] else q.subject
+    ctx_unit = Unit(u.n, u.text, u.stems, u.numbers, u.negations, u.context | path_stems)
+    form = states_form(u.text, q.quantity_kind) if q.quantity_kind else False
+    req = (
+        len(q.requirement & u.all_stems) / len(q.requirement)
+        if q.shape == "scenario" and q.requirement
+        else 0.0
+    )
+    return {
+        "cos_q": cos_q,
+        "cos_part": max(cos_parts) if cos_parts else cos_q,
+        "subj_own": _share(subject, u, lexicon, own=True),
+        "subj_ctx": _share(subject, ctx_unit, lexicon, own=False),
+        "q_form": q.quantity * form,
+        "q_noform": q.quantity * (not form),
+        "req": req,
+        "passage_rank": 1.0 / passage_rank,
+        "passage_cos": passage_cos,
+        "length": min(len(u.text.split()) / 30.0, 1.0),
+        "lead_in": float(u.text.rstrip().endswith(":")),
+        "labelled": float(bool(u.label)),
+    }, part
+
+
+def add_relative(cands: list[Candidate]) -> None:
+    """Signals relative to the question's other candidates: a conversational question
+    has lower similarities overall, so "best of this question's sentences" generalises
+    across writing styles where raw cosines do not."""
+    if not cands:
+        return
+    best_cos = max(c.features["cos_q"] for c in cands)
+    best_subj = max(c.features["subj_ctx"] for c in cands)
+    order = sorted(range(len(cands)), key=lambda i: -cands[i].features["cos_q"])
+    for rank, i in enumerate(order):
+        f = cands[i].features
+        f["cos_gap"] = f["cos_q"] - best_cos
+        f["subj_gap"] = f["subj_ctx"] - best_subj
+        f["cos_rank"] = 1.0 / (1 + rank)
+
+
+def question_features(
+    q: Question,
+    cands: list[Candidate],
+    best_cos: float,
+    best_subject: float,
+    known_share: float,
+    unknown: int,
+    n_parts: int,
+) -> dict[str, float]:
+    """The signals for "does the guide answer this at all", from the scored candidates."""
+    ps = sorted((c.p for c in cands), reverse=True)
+    on_subject = [c for c in cands if c.features["subj_ctx"] >= 0.5]
+    stated = any(c.features["q_form"] > 0 for c in on_subject)
+    served = {c.part for c in cands if c.p >= 0.5 and c.part >= 0}
+    return {
+        "top_p": ps[0] if ps else 0.0,
+        "top3_p": float(np.mean(ps[:3])) if ps else 0.0,
+        "best_cos": best_cos,
+        "best_subject": best_subject,
+        "known_share": known_share,
+        "unknown_names": min(unknown, 2) / 2,
+        "quantity": q.quantity,
+        "quantity_unstated": q.quantity * (not stated),
+        "parts_answered": len(served) / n_parts if n_parts else 1.0,
+    }
