@@ -277,10 +277,10 @@ class Tutor:
                 part_subjects,
                 n,
                 h.dense,
-                path - u.stems,
+                path,
                 self.lexicon,
             )
-            out.append(Candidate(u, n, feats, part=part))
+            out.append(Candidate(u, n, feats, part=part, path=h.chunk.section_path))
         add_relative(out)
         return out, {u.row: vecs[i] for i, (_, u, _) in enumerate(units)}
 
@@ -394,7 +394,7 @@ class Tutor:
                     "a guide line that answers the question",
                     c.unit.text,
                     round(c.p, 4),
-                    comp.sides[i] if comp.sides else None,
+                    comp.sides[i] if comp.sides and comp.sides[i] >= 0 else None,
                 )
             )
         # The model drafts next; a draft is shown only when the verifier finds it in one
@@ -413,6 +413,8 @@ class Tutor:
         stream = SentenceStream()
 
         def judge(raw: str) -> Sentence | None:
+            if len([x for x in shown if x.source != "note"]) >= cal.max_lines:
+                return None  # the answer is complete; more would bury it
             c = verifier.check(raw)
             s = Sentence(c.text, c.supported, c.citations, "model", c.reason, c.evidence)
             if c.supported:

@@ -103,20 +103,42 @@ def compose(
     comp = Composition(chosen)
     if q.shape == "compare" and len(q.sides) == 2:
         sides = [subject_stems(s, lexicon) for s in q.sides]
+
+        def both(c: Candidate) -> bool:
+            return _side_share(c, sides[0]) >= 0.5 and _side_share(c, sides[1]) >= 0.5
+
+        def side_key(c: Candidate) -> tuple[bool, float]:
+            # The guide's own comparison first: a line from a passage whose path names
+            # both sides. Fixes "EMR over Glue?" leading the Glue side with a Glue Studio
+            # line from another section while the Glue-vs-EMR section was retrieved.
+            path = subject_stems(c.path, lexicon)
+            return (bool(sides[0] <= path and sides[1] <= path), c.p)
+
+        # a line that sets the two sides against each other leads, when it is relevant
+        lead = [c for c in shown if both(c)]
+        take(lead[0] if lead else None)
         own = [
-            [c for c in pool if _side_share(c, sides[i]) > _side_share(c, sides[1 - i])]
+            sorted(
+                (c for c in pool if _side_share(c, sides[i]) > _side_share(c, sides[1 - i])),
+                key=side_key,
+                reverse=True,
+            )
             for i in (0, 1)
         ]
-        per_side = max(1, cal.max_lines // 2)
+        per_side = max(1, (cal.max_lines - len(chosen)) // 2)
         picks: list[list[Candidate]] = [[], []]
         for i in (0, 1):
-            # a side's best line is shown even a little under the bar: a comparison
-            # with one side missing answers half the question
+            # a side's best line is shown even under the bar (a comparison with one side
+            # missing answers half the question); its next lines must pass the bar
             for c in own[i]:
-                if len(picks[i]) >= per_side or (picks[i] and not cal.shows(c.p, top)):
+                if len(picks[i]) >= per_side:
                     break
-                if c.p >= cal.relative * top * 0.5:
+                if side_key(c)[0] or (not picks[i] and c.p >= cal.show * 0.25):
                     picks[i].append(c)
+                elif cal.shows(c.p, top) and not any(side_key(x)[0] for x in picks[i]):
+                    picks[i].append(c)
+        if lead and chosen:
+            comp.sides.append(-1)
         for a, b in zip(picks[0] + [None] * per_side, picks[1] + [None] * per_side, strict=False):
             if take(a):
                 comp.sides.append(0)

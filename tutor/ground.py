@@ -85,6 +85,10 @@ class Lexicon:
         return self.idf.get(s, self.max_idf)
 
 
+# A sentence led by a pronoun leans on an earlier one: alone, it cannot be checked.
+_PRONOUN_LED = re.compile(r"^\W*(this|it|they|these|those|that)\b", re.I)
+
+
 @dataclass(frozen=True)
 class Unit:
     n: int  # passage number, 1-based
@@ -95,14 +99,20 @@ class Unit:
     context: frozenset[str] = frozenset()  # its bullet label and section title words
     label: str = ""  # "AWS Glue" for a sentence of the line "AWS Glue: Ideal for ..."
     row: int = -1  # its row in the index's sentence vectors (-1: not embedded)
+    title: str = ""  # its section's title
 
     @property
     def shown(self) -> str:
         """The sentence as a reader should see it: a sentence that continues a labelled
-        line gets its label ("AWS Glue: Suitable when ..."), so it never shows as a
-        fragment without a subject."""
+        line gets its label ("AWS Glue: Suitable when ..."), and one led by a pronoun gets
+        its section's title ("Data Warehouse: It minimises ..."), so that it never shows
+        as a fragment without a subject."""
         if self.label and not self.text.lower().startswith(self.label.lower()[:20]):
             return f"{self.label}: {self.text}"
+        if not self.label and self.title and _PRONOUN_LED.match(self.text):
+            title = re.sub(r"^\s*(?:Step\s+)?\d+[.:]?\s*", "", self.title).rstrip(":").strip()
+            if title:
+                return f"{title}: {self.text}"
         return self.text
 
     @property
@@ -158,6 +168,7 @@ def split_units(
                             frozenset(negations(s)),
                             (label | context) - st,
                             name,
+                            title=titles[n - 1] if titles else "",
                         )
                     )
     return out
@@ -197,8 +208,6 @@ _NOT_A_CLAIM = re.compile(
     r"guide says)\b|\bthe answer is\b)",
     re.I,
 )
-# A sentence led by a pronoun leans on an earlier one: alone, it cannot be checked.
-_PRONOUN_LED = re.compile(r"^\W*(this|it|they|these|those|that)\b", re.I)
 MIN_WORDS = 5  # a shorter "sentence" from the model is a fragment or a title
 
 

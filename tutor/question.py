@@ -43,7 +43,8 @@ SHAPES = ("fact", "compare", "scenario", "multi")
 # Words that carry no subject: generic to every answer about AWS.
 GENERIC_WORDS = """aws amazon service services guide answer question passage passages based
     according provide provides provided help helps allow allows example include includes
-    including different difference differences important key main various way ways""".split()
+    including different difference differences important key main various way ways vs
+    versus compare comparison""".split()
 
 _COMPARE = [
     re.compile(r"\bdifferences?\s+between\s+(?P<a>.+?)\s+(?:and|&|vs\.?)\s+(?P<b>.+)", re.I),
@@ -169,16 +170,17 @@ _VOCAB: frozenset[str] | None = None
 
 def unknown_names(text: str, lexicon: Lexicon, vocab: frozenset[str]) -> int:
     """How many words of the question look like names the guide never uses: not in the
-    guide's vocabulary, and either capitalised inside the sentence ("BigQuery",
-    "Purview") or not a whole word of the embedding model's vocabulary ("databricks",
-    "snowpipe"). Fixes off-topic questions about other vendors being answered from the
-    guide's nearest generic lines."""
+    guide's vocabulary, and either CamelCase ("BigQuery") or not a whole word of the
+    embedding model's vocabulary ("databricks", "snowpipe", "purview"). Hyphenated words
+    are skipped (they are phrasing: "long-running"). Fixes off-topic questions about other
+    vendors being answered from the guide's nearest generic lines."""
     n = 0
-    for i, w in enumerate(re.findall(r"[A-Za-z][A-Za-z0-9-]*", text)):
+    for w in re.findall(r"(?<![\w-])[A-Za-z][A-Za-z0-9]*(?![\w-])", text):
         low = w.lower()
-        if low in STOPWORDS or len(low) < 3 or stem(low) in lexicon.idf:
+        if low in STOPWORDS or len(low) < 4 or stem(low) in lexicon.idf:
             continue
-        if (i > 0 and w[0].isupper()) or any(ch.isupper() for ch in w[1:]) or low not in vocab:
+        camel = any(ch.isupper() for ch in w[1:]) and not w.isupper()
+        if camel or low not in vocab:
             n += 1
     return n
 

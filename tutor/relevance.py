@@ -46,6 +46,7 @@ SENTENCE_FEATURES = (
     "cos_part",
     "subj_own",
     "subj_ctx",
+    "path_subj",
     "q_form",
     "q_noform",
     "req",
@@ -100,6 +101,17 @@ def states_form(text: str, kind: str) -> bool:
     return bool(pat and pat.search(text))
 
 
+def form_score(text: str, q: Question) -> float:
+    """How well `text` states the kind of figure the question asks for: each kind's
+    form, weighted by the typer's belief in that kind (so a mistaken "frequency" read of
+    "how soon ...?" still credits "within seconds")."""
+    kinds = {t: p for t, p in q.types.items() if t in FORMS}
+    total = sum(kinds.values())
+    if not total:
+        return 0.0
+    return sum(p for t, p in kinds.items() if states_form(text, t)) / total
+
+
 @dataclass
 class Candidate:
     """A guide sentence from one retrieved passage, scored against the question."""
@@ -109,6 +121,7 @@ class Candidate:
     features: dict[str, float]
     p: float = 0.0  # probability that it answers the question (or one of its parts)
     part: int = -1  # the sub-question it serves best (-1: the whole question)
+    path: str = ""  # the section path of its passage
 
 
 @dataclass(frozen=True)
@@ -219,6 +232,11 @@ def _share(words: frozenset[str], u: Unit, lexicon: Lexicon, own: bool) -> float
     return mentions(u, words, lexicon) / total
 
 
+def _weighted_share(words: frozenset[str], have: frozenset[str], lexicon: Lexicon) -> float:
+    total = sum(lexicon.weight(w) for w in words)
+    return sum(lexicon.weight(w) for w in words if w in have) / total if total else 0.0
+
+
 def sentence_features(
     q: Question,
     u: Unit,
@@ -233,8 +251,8 @@ def sentence_features(
     """The signals for one candidate sentence, and the sub-question it serves best."""
     part = int(np.argmax(cos_parts)) if cos_parts else -1
     subject = part_subjects[part] if part >= 0 and part_subjects[part] else q.subject
-    ctx_unit = Unit(u.n, u.text, u.stems, u.numbers, u.negations, u.context | path_stems)
-    form = states_form(u.text, q.quantity_kind) if q.quantity_kind else False
+    ctx_unit = Unit(u.n, u.text, u.stems, u.numbers, u.negations, (u.context | path_stems) - u.stems)
+    form = form_score(u.text, q)
     req = (
         len(q.requirement & u.all_stems) / len(q.requirement)
         if q.shape == "scenario" and q.requirement
@@ -245,8 +263,9 @@ def sentence_features(
         "cos_part": max(cos_parts) if cos_parts else cos_q,
         "subj_own": _share(subject, u, lexicon, own=True),
         "subj_ctx": _share(subject, ctx_unit, lexicon, own=False),
+        "path_subj": _weighted_share(q.subject, path_stems | u.context, lexicon),
         "q_form": q.quantity * form,
-        "q_noform": q.quantity * (not form),
+        "q_noform": q.quantity * (1.0 - form),
         "req": req,
         "passage_rank": 1.0 / passage_rank,
         "passage_cos": passage_cos,
@@ -283,8 +302,9 @@ def question_features(
 ) -> dict[str, float]:
     """The signals for "does the guide answer this at all", from the scored candidates."""
     ps = sorted((c.p for c in cands), reverse=True)
-    on_subject = [c for c in cands if c.features["subj_ctx"] >= 0.5]
-    stated = any(c.features["q_form"] > 0 for c in on_subject)
+    best = sorted(cands, key=lambda c: -c.p)[:3]
+    # the figure must be stated by one of the question's best lines, not anywhere
+    stated = max((form_score(c.unit.text, q) for c in best), default=0.0)
     served = {c.part for c in cands if c.p >= 0.5 and c.part >= 0}
     return {
         "top_p": ps[0] if ps else 0.0,
@@ -294,6 +314,6 @@ def question_features(
         "known_share": known_share,
         "unknown_names": min(unknown, 2) / 2,
         "quantity": q.quantity,
-        "quantity_unstated": q.quantity * (not stated),
+        "quantity_unstated": q.quantity * (1.0 - stated),
         "parts_answered": len(served) / n_parts if n_parts else 1.0,
     }
