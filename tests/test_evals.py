@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tutor.answer import Answer, Citation, Sentence
+from tutor.answer import Answer, Citation, Sentence, Timings
 from tutor.evals import report as rep
-from tutor.evals.gold import Corpus, GoldItem, check_gold, load_gold
+from tutor.evals.gold import Corpus, GoldItem, check_gold, load_gold, select_split, split_of
 from tutor.evals.metrics import (
     abstention_prf,
     key_fact_found,
@@ -42,15 +42,15 @@ def answer(q, retrieved, shown, abstained=False):
     cited = sorted({n for s in shown for n in s.citations})
     text = " ".join(s.marked for s in shown)
     return Answer(
-        q,
-        q,
-        text,
-        abstained,
-        [retrieved[n - 1] for n in cited],
-        shown,
-        retrieved,
-        {"retrieve_s": 0.01, "first_token_s": 0.5, "total_s": 1.0},
-        "m.gguf",
+        question=q,
+        standalone_question=q,
+        answer=text,
+        abstained=abstained,
+        citations=[retrieved[n - 1] for n in cited],
+        sentences=shown,
+        retrieved=retrieved,
+        timings=Timings(retrieve_s=0.01, first_token_s=0.5, total_s=1.0),
+        model="m.gguf",
     )
 
 
@@ -69,8 +69,12 @@ G1 = GoldItem(
     ["AWS Glue is a serverless ETL service."],
     "Glue",
     "fact",
+    "direct",
+    "test",
 )
-G2 = GoldItem("g2", "What does Glue cost?", "not in the guide", [], [], "", "unanswerable")
+G2 = GoldItem(
+    "g2", "What does Glue cost?", "not in the guide", [], [], "", "unanswerable", "direct", "test"
+)
 G3 = GoldItem(
     "g3",
     "Glue or EMR?",
@@ -79,6 +83,8 @@ G3 = GoldItem(
     ["Amazon EMR runs Spark and Hadoop."],
     "EMR",
     "compare",
+    "sloppy",
+    "test",
 )
 
 
@@ -165,21 +171,38 @@ def test_compare_names_what_changed(corpus):
 
 def test_gold_validation_names_each_problem(corpus, tmp_path):
     bad = [
-        GoldItem("x1", "q", "a", ["serverless"], ["not in the guide at all"], "Glue", "fact"),
-        GoldItem("x2", "q", "a", ["Spark"], ["Amazon EMR runs Spark"], "Glue", "fact"),
-        GoldItem("x3", "q", "maybe", [], [], "", "unanswerable"),
-        GoldItem("x3", "q", "a", ["Spark"], ["Amazon EMR runs Spark"], "EMR", "trivia"),
+        GoldItem("x1", "q", "a", ["serverless"], ["not in the guide at all"], "Glue", "fact", "direct", "t"),
+        GoldItem("x2", "q", "a", ["Spark"], ["Amazon EMR runs Spark"], "Glue", "fact", "direct", "t"),
+        GoldItem("x3", "q", "maybe", [], [], "", "unanswerable", "direct", "t"),
+        GoldItem("x3", "q", "a", ["Spark"], ["Amazon EMR runs Spark"], "EMR", "trivia", "direct", "t"),
+        GoldItem("x4", "q", "a", ["Spark"], ["Amazon EMR runs Spark"], "EMR", "fact", "chatty", ""),
+        GoldItem("x5", "and it?", "a", ["Spark"], ["Amazon EMR runs Spark"], "EMR", "fact", "followup", "t"),
     ]
     problems = "\n".join(check_gold(bad, corpus))
     assert "x1: evidence not verbatim" in problems
     assert "x2: section 'Glue' is not the heading above the evidence ('EMR')" in problems
     assert "x3: an unanswerable item" in problems
     assert "x3: duplicate id" in problems and "kind 'trivia'" in problems
+    assert "x4: style 'chatty' is not one of" in problems and "x4: empty batch" in problems
+    assert "x5: a followup has a history" in problems
     assert check_gold([G1, G2, G3], corpus) == []
     path = tmp_path / "g.jsonl"
     path.write_text(json.dumps({"id": "a", "question": "q"}) + "\n")
-    with pytest.raises(Exception, match="fields must be exactly"):
+    with pytest.raises(Exception, match="fields must be"):
         load_gold(path)
+
+
+def test_the_split_is_fixed_by_the_id_and_about_sixty_forty():
+    # the split of an id never changes (sha256 of the id), whatever else changes
+    assert split_of("w1-001") == split_of("w1-001")
+    ids = [f"q{i}" for i in range(2000)]
+    share = sum(split_of(i) == "calibration" for i in ids) / len(ids)
+    assert 0.57 < share < 0.63
+    items = [G1, G2, G3]
+    cal, test = select_split(items, "calibration"), select_split(items, "test")
+    assert sorted(g.id for g in cal + test) == ["g1", "g2", "g3"] and not {g.id for g in cal} & {g.id for g in test}
+    with pytest.raises(Exception, match="Unknown split"):
+        select_split(items, "train")
 
 
 def test_the_shipped_gold_set_is_valid_and_broad():
@@ -187,5 +210,13 @@ def test_the_shipped_gold_set_is_valid_and_broad():
     items = load_gold(root / "evals" / "gold.jsonl")
     assert check_gold(items, Corpus(root / "corpus")) == []
     kinds = [g.kind for g in items]
-    assert len(items) >= 80 and kinds.count("unanswerable") >= 10
+    styles = [g.style for g in items]
+    # the targets of issue 7: size, hard unanswerables, learner-like styles, many hands
+    assert len(items) >= 350 and kinds.count("unanswerable") >= 100
     assert {"fact", "compare", "scenario", "multi"} <= set(kinds)
+    assert styles.count("conversational") >= 0.4 * len(items)
+    assert styles.count("exam") >= 60
+    assert {"direct", "conversational", "exam", "multipart", "sloppy", "followup"} <= set(styles)
+    assert len({g.batch for g in items}) >= 5
+    test_share = sum(g.split == "test" for g in items) / len(items)
+    assert 0.3 < test_share < 0.5

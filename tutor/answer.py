@@ -31,7 +31,7 @@ from tutor.conversation import Turn, standalone_query
 from tutor.corpus import PATH_SEP
 from tutor.embed import Embedder, model_vocab
 from tutor.errors import TutorError
-from tutor.generate import Generator, Usage, prompt_text
+from tutor.generate import Drafter, Generator, Usage, prompt_text
 from tutor.ground import Lexicon, Unit, Verifier, same_claim
 from tutor.index import Index
 from tutor.question import (
@@ -211,14 +211,14 @@ class Tutor:
         settings: Settings,
         index: Index,
         embedder: Embedder | None = None,
-        generator: Generator | None = None,
+        generator: Drafter | None = None,
         calibration: Calibration | None = None,
     ) -> None:
         self.settings = settings
         self.index = index
         self.embedder = embedder or Embedder()
         self.retriever = Retriever(index, self.embedder)
-        self.generator = generator or Generator(settings)
+        self.generator: Drafter = generator or Generator(settings)
         self.lexicon = index.lexicon
         self.calibration = calibration or Calibration.load(settings.calibration)
         self.typer = AnswerTyper(self.calibration.typer)
@@ -324,7 +324,7 @@ class Tutor:
         k: int | None = None,
         within: str | None = None,
         temperature: float | None = None,
-        generator: Generator | None = None,
+        generator: Drafter | None = None,
     ) -> Iterator[Retrieved | Sentence | Answer]:
         """Answer `question`, yielding Retrieved, then verified Sentences, then the Answer.
 

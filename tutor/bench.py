@@ -118,7 +118,7 @@ def main() -> None:
         "decode_tok_s_bare": round(bare, 1),
         "decode_ratio": round(decode / bare, 3) if bare else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "model": str(tutor.generator.path),
+        "model": str(settings.gguf_path()),
         "machine": f"{platform.machine()}, {_cores()} cores, {platform.python_version()}, "
         f"{platform.platform()}",
     }

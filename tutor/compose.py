@@ -150,7 +150,8 @@ def compose(
         return comp
     if q.shape == "multi" and q.parts:
         for i, part in enumerate(q.parts):
-            mine = [c for c in shown if c.part == i][:2]
+            # a line serves a part when it is closest to it and names its subject
+            mine = [c for c in shown if c.part == i and c.features["subj_ctx"] >= 0.5][:2]
             if not mine:
                 comp.not_covered.append(f"The guide does not say: {part}")
             for c in mine:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tutor.config import Settings
 from tutor.errors import TutorError
@@ -51,6 +51,23 @@ class Usage:
     completion_tokens: int = 0
     first_token_s: float | None = None  # from the start of the call
     decode_s: float = 0.0  # from the first token to the last
+
+
+class Drafter(Protocol):
+    """What the pipeline needs from a model: a name, loading, and streamed text."""
+
+    @property
+    def name(self) -> str: ...
+
+    def load(self) -> Any: ...
+
+    def stream(
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        temperature: float,
+        usage: Usage | None = None,
+    ) -> Iterator[str]: ...
 
 
 class Generator:

@@ -120,7 +120,8 @@ class Runtime:
     def generator_for(self, path: str) -> Generator | None:
         """None for the default model; otherwise a cached Generator for that GGUF path."""
         path = path.strip()
-        if not path or self.tutor is None or Path(path) == self.tutor.generator.path:
+        default = getattr(self.tutor.generator, "path", None) if self.tutor else None
+        if not path or self.tutor is None or Path(path) == default:
             return None
         with self._lock:
             if path not in self._generators:

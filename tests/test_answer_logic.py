@@ -1,0 +1,210 @@
+"""The pipeline's logic with fake models on a tiny guide: abstention before the model is
+asked, composition by question shape, near-duplicates and model filler kept out, the
+sentence splitter, question reading and the figure check. Fast; no real model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.fakes import FakeEmbedder, FakeGenerator
+from tutor.answer import Answer, Retrieved, Sentence, Tutor
+from tutor.config import Settings
+from tutor.ground import same_claim
+from tutor.index import build_index
+from tutor.question import ask_parts, ask_sentence, compare_sides, is_scenario
+from tutor.relevance import (
+    QUESTION_FEATURES,
+    SENTENCE_FEATURES,
+    Calibration,
+    Logistic,
+    states_form,
+)
+from tutor.text import SentenceStream
+
+GUIDE = """# Guide
+
+## Choosing Between AWS Glue and Amazon EMR
+
+- **AWS Glue:** Ideal for serverless ETL tasks, data cleansing, and data movement. Suitable when you need a managed solution without deep configuration.
+- **Amazon EMR:** A more flexible and configurable environment for running Hadoop and Spark workloads. It provides better control over the processing environment.
+
+## Amazon Kinesis
+
+Amazon Kinesis Data Streams ingests and stores data from real-time streams for analysis.
+Kinesis Data Streams works with AWS Lambda to create event-driven serverless workflows.
+
+## Amazon DynamoDB
+
+Amazon DynamoDB is a NoSQL key-value database with single-digit millisecond performance.
+DynamoDB time-to-live deletes expired items from a table automatically.
+
+## AWS Lake Formation
+
+AWS Lake Formation is used to manage data in a data lake with central permissions.
+AWS Lake Formation is a service used to manage data in a data lake.
+Lake Formation tags let you manage permissions for many tables at once.
+"""
+
+FIGURE_WORDS = "maximum number limit size how many cap largest"
+
+
+def _logistic(names: tuple[str, ...], weights: dict[str, float], bias: float) -> Logistic:
+    return Logistic(
+        names,
+        tuple(weights.get(n, 0.0) for n in names),
+        bias,
+        tuple(0.0 for _ in names),
+        tuple(1.0 for _ in names),
+    )
+
+
+def hand_calibration(embedder: FakeEmbedder) -> Calibration:
+    """Hand-set weights (not fitted): relevance from subject coverage and similarity,
+    answerability from the best line and the unstated-figure signal. The typer's probe
+    fires on figure words, so the figure check can be exercised."""
+    classes = ["desc:definition", "num:count"]
+    fig = embedder.embed_one(FIGURE_WORDS)
+    probe = {
+        "classes": classes,
+        "coef": [list(-fig), list(fig)],
+        "intercept": [0.0, 0.0],
+        "quantity_coef": list(fig * 12),
+        "quantity_intercept": -3.0,
+    }
+    return Calibration(
+        _logistic(SENTENCE_FEATURES, {"subj_own": 6.0, "cos_q": 3.0, "lead_in": -4.0}, -4.0),
+        _logistic(QUESTION_FEATURES, {"top_p": 8.0, "quantity_unstated": -12.0}, -3.0),
+        show=0.3,
+        relative=0.5,
+        answer=0.5,
+        duplicate_cos=0.9,
+        max_lines=5,
+        typer=probe,
+    )
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, object, FakeEmbedder]:
+    root = tmp_path_factory.mktemp("small")
+    (root / "corpus").mkdir()
+    (root / "corpus" / "guide.md").write_text(GUIDE, encoding="utf-8")
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", k=3)
+    embedder = FakeEmbedder()
+    return settings, build_index(settings, embedder), embedder  # type: ignore[arg-type]
+
+
+def tutor_with(small, reply: str) -> tuple[Tutor, FakeGenerator]:
+    settings, index, embedder = small
+    gen = FakeGenerator(reply)
+    cal = hand_calibration(embedder)
+    return Tutor(settings, index, embedder, gen, cal), gen  # type: ignore[arg-type]
+
+
+def test_an_unstated_figure_abstains_before_the_model_is_asked(small):
+    tutor, gen = tutor_with(small, "Kinesis has a cap of 500 shards. [1]")
+    ans = tutor.ask("What is the maximum number of shards a Kinesis stream can have?")
+    assert ans.abstained and ans.sentences == [] and ans.citations == []
+    assert "figure" in ans.abstain_reason
+    assert gen.calls == 0  # the model never got the chance to answer from memory
+
+
+def test_a_fact_leads_with_the_defining_line_without_paraphrases_or_filler(small):
+    reply = (
+        "The answer is: (Lake Formation manages data lakes) [1]. "
+        "AWS Lake Formation is used to manage data in a data lake. [1]"
+    )
+    tutor, gen = tutor_with(small, reply)
+    events = list(tutor.ask_stream("What is AWS Lake Formation used for?"))
+    assert isinstance(events[0], Retrieved) and isinstance(events[-1], Answer)
+    ans = events[-1]
+    shown = [s for s in ans.sentences if s.supported]
+    assert not ans.abstained and gen.calls == 1
+    # one of the guide's two defining lines leads; the other, a paraphrase, is not shown
+    assert shown[0].text.startswith("AWS Lake Formation is")
+    assert shown[0].source == "guide" and shown[0].citations
+    # the guide's two wordings of one idea, and the model's copy of it, appear once
+    assert not any(
+        same_claim(a.text, b.text, 0.6) for i, a in enumerate(shown) for b in shown[i + 1 :]
+    )
+    assert "The answer is" not in ans.answer
+    # every sentence streamed before the answer is one that the answer shows
+    streamed = [e for e in events if isinstance(e, Sentence)]
+    assert streamed == shown
+
+
+def test_a_comparison_shows_each_side_from_the_guides_own_comparison(small):
+    tutor, _ = tutor_with(small, "")
+    ans = tutor.ask("When should I pick EMR over Glue?")
+    assert ans.shape == "compare" and ans.sides == ("EMR", "Glue")
+    by_side = {s.side: s.text for s in ans.sentences if s.supported and s.side is not None}
+    assert "EMR" in by_side[0] and "Glue" in by_side[1]
+    cited = {c.section_path for c in ans.citations}
+    assert cited == {"Guide › Choosing Between AWS Glue and Amazon EMR"}
+
+
+def test_a_multi_part_question_says_which_part_the_guide_does_not_cover(small):
+    tutor, _ = tutor_with(small, "")
+    ans = tutor.ask("What does DynamoDB time-to-live do, and who invented the bicycle?")
+    assert not ans.abstained
+    notes = [s.text for s in ans.sentences if s.source == "note"]
+    assert notes == ["The guide does not say: who invented the bicycle?"]
+    assert any("time-to-live" in s.text for s in ans.sentences if s.source == "guide")
+
+
+def test_the_sentence_stream_cuts_at_sentence_ends_but_not_list_markers():
+    stream = SentenceStream()
+    out = []
+    for piece in ["1. AWS Glue is serv", "erless. [1] Amazon EMR", " runs Spark.", " Trailing"]:
+        out += stream.feed(piece)
+    out += stream.flush()
+    # the citation marker stays with its sentence (the verifier reads and strips it)
+    assert out == ["1. AWS Glue is serverless.[1]", "Amazon EMR runs Spark.", "Trailing"]
+
+
+@pytest.mark.parametrize(
+    ("question", "sides"),
+    [
+        ("When should I pick EMR over Glue for a Spark job?", ("EMR", "Glue")),
+        ("batch vs streaming ingestion — when do I use which?", ("batch", "streaming ingestion")),
+        ("What is the difference between RBAC and ABAC?", ("RBAC", "ABAC")),
+        ("How do I fix slow queries?", None),
+    ],
+)
+def test_compare_sides_are_read_from_the_question(question, sides):
+    assert compare_sides(question) == sides
+
+
+def test_parts_scenarios_and_the_asking_sentence():
+    assert ask_parts("What is Glue? And how is it billed?") == [
+        "What is Glue?",
+        "And how is it billed?",
+    ]
+    stem = (
+        "A company ingests clickstream data from a website. The team has no servers to manage. "
+        "Which solution meets these requirements with the LEAST operational overhead?"
+    )
+    assert is_scenario(stem) and not is_scenario("What is AWS Glue?")
+    assert ask_sentence(stem).startswith("Which solution")
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "states"),
+    [
+        ("By default, CloudWatch Logs retains log data indefinitely.", "num:period", True),
+        ("Records can be up to 1 MB in size.", "num:size", True),
+        ("Kinesis ingests and stores data from real-time streams.", "num:size", False),
+        ("Kinesis ingests and stores data from real-time streams.", "num:count", False),
+        ("A stream can hold 500 shards.", "num:count", True),
+        ("Crawlers run every 6 hours on a schedule.", "num:frequency", True),
+        ("Pricing is $0.44 per DPU-hour.", "num:money", True),
+    ],
+)
+def test_the_figure_check_reads_the_kind_of_figure(text, kind, states):
+    assert states_form(text, kind) is states
+
+
+def test_a_logistic_model_is_the_formula_it_claims():
+    m = Logistic(("a", "b"), (2.0, -1.0), 0.5, (1.0, 0.0), (2.0, 1.0))
+    # z = 2 * (3 - 1) / 2 - 1 * 1 + 0.5 = 1.5
+    assert m.prob({"a": 3.0, "b": 1.0}) == pytest.approx(1 / (1 + np.exp(-1.5)))
