@@ -22,12 +22,15 @@ from tutor.relevance import (
 )
 from tutor.text import SentenceStream
 
-GUIDE = """# Guide
+GUIDE = """\
+# Guide
 
 ## Choosing Between AWS Glue and Amazon EMR
 
-- **AWS Glue:** Ideal for serverless ETL tasks, data cleansing, and data movement. Suitable when you need a managed solution without deep configuration.
-- **Amazon EMR:** A more flexible and configurable environment for running Hadoop and Spark workloads. It provides better control over the processing environment.
+- **AWS Glue:** Ideal for serverless ETL tasks, data cleansing, and data movement. \
+Suitable when you need a managed solution without deep configuration.
+- **Amazon EMR:** A more flexible and configurable environment for running Hadoop and \
+Spark workloads. It provides better control over the processing environment.
 
 ## Amazon Kinesis
 

@@ -171,12 +171,36 @@ def test_compare_names_what_changed(corpus):
 
 def test_gold_validation_names_each_problem(corpus, tmp_path):
     bad = [
-        GoldItem("x1", "q", "a", ["serverless"], ["not in the guide at all"], "Glue", "fact", "direct", "t"),
-        GoldItem("x2", "q", "a", ["Spark"], ["Amazon EMR runs Spark"], "Glue", "fact", "direct", "t"),
+        GoldItem(
+            "x1",
+            "q",
+            "a",
+            ["serverless"],
+            ["not in the guide at all"],
+            "Glue",
+            "fact",
+            "direct",
+            "t",
+        ),
+        GoldItem(
+            "x2", "q", "a", ["Spark"], ["Amazon EMR runs Spark"], "Glue", "fact", "direct", "t"
+        ),
         GoldItem("x3", "q", "maybe", [], [], "", "unanswerable", "direct", "t"),
-        GoldItem("x3", "q", "a", ["Spark"], ["Amazon EMR runs Spark"], "EMR", "trivia", "direct", "t"),
+        GoldItem(
+            "x3", "q", "a", ["Spark"], ["Amazon EMR runs Spark"], "EMR", "trivia", "direct", "t"
+        ),
         GoldItem("x4", "q", "a", ["Spark"], ["Amazon EMR runs Spark"], "EMR", "fact", "chatty", ""),
-        GoldItem("x5", "and it?", "a", ["Spark"], ["Amazon EMR runs Spark"], "EMR", "fact", "followup", "t"),
+        GoldItem(
+            "x5",
+            "and it?",
+            "a",
+            ["Spark"],
+            ["Amazon EMR runs Spark"],
+            "EMR",
+            "fact",
+            "followup",
+            "t",
+        ),
     ]
     problems = "\n".join(check_gold(bad, corpus))
     assert "x1: evidence not verbatim" in problems
@@ -200,7 +224,9 @@ def test_the_split_is_fixed_by_the_id_and_about_sixty_forty():
     assert 0.57 < share < 0.63
     items = [G1, G2, G3]
     cal, test = select_split(items, "calibration"), select_split(items, "test")
-    assert sorted(g.id for g in cal + test) == ["g1", "g2", "g3"] and not {g.id for g in cal} & {g.id for g in test}
+    assert sorted(g.id for g in cal + test) == ["g1", "g2", "g3"] and not {g.id for g in cal} & {
+        g.id for g in test
+    }
     with pytest.raises(Exception, match="Unknown split"):
         select_split(items, "train")
 

@@ -27,7 +27,12 @@ def ask(client: Client, question: str, chat=None):
 
 def test_a_question_streams_an_answer_with_citations(web_url):
     chat, panel, updates = ask(Client(web_url, verbose=False), "What is key salting?")
-    assert len(updates) >= 3  # searching, then sentences as they are verified, then final
+    # streaming: an update shows a cited sentence while the answer is still being made
+    # (it ends in the ⏳ marker), before the final message with its sources
+    partial = [text_of(u[0][-1]) for u in updates if u and u[0]]
+    in_progress = [t for t in partial if 'href="#cite-1-' in t and "⏳" in t]
+    assert in_progress, partial
+    assert "Sources:" not in in_progress[0]
     answer = text_of(chat[-1])
     assert 'href="#cite-1-1"' in answer and "Sources:" in answer
     assert "Key Salting" in answer  # the section path of the cited passage
@@ -93,24 +98,41 @@ def test_html_in_the_corpus_is_shown_as_text():
     from tutor.web import passage_html, render_answer
 
     c = Citation(
-        1,
-        "x#0",
-        "x",
-        "Guide › <b>Evil</b>",
-        "g.md",
-        3,
-        4,
-        "<script>alert(1)</script> DynamoDB is fast.",
-        0.1,
+        n=1,
+        chunk_id="x#0",
+        section_id="x",
+        section_path="Guide › <b>Evil</b>",
+        file="g.md",
+        start_line=3,
+        end_line=4,
+        text="<script>alert(1)</script> DynamoDB is fast.",
+        score=0.1,
     )
     html_out = passage_html(1, c, "Intro. <script>alert(1)</script> DynamoDB is fast. End.")
     assert "<script>" not in html_out and "&lt;script&gt;" in html_out
     assert "<mark>&lt;script&gt;alert(1)&lt;/script&gt; DynamoDB is fast.</mark>" in html_out
     assert "&lt;b&gt;Evil&lt;/b&gt;" in html_out
-    from tutor.answer import Answer, Sentence
+    from tutor.answer import Answer, Sentence, Timings
 
     ans = Answer(
-        "q", "q", "", False, [c], [Sentence("<i>x</i> y z w v", True, [1], "guide")], [c], {}, "m"
+        question="q",
+        standalone_question="q",
+        answer="",
+        abstained=False,
+        citations=[c],
+        sentences=[Sentence("<i>x</i> y z w v", True, [1], "guide")],
+        retrieved=[c],
+        timings=Timings(),
+        model="m",
     )
     rendered = render_answer(1, ans)
     assert "<i>" not in rendered and "&lt;i&gt;x&lt;/i&gt;" in rendered
+    # a comparison is laid out as a two-column table, escaped too
+    ans.shape, ans.sides = "compare", ("<b>A</b>", "B")
+    ans.sentences = [
+        Sentence("A is fast and cheap.", True, [1], "guide", side=0),
+        Sentence("B is slow but flexible.", True, [1], "guide", side=1),
+    ]
+    table = render_answer(1, ans)
+    assert '<table class="compare">' in table and "<th>&lt;b&gt;A&lt;/b&gt;</th><th>B</th>" in table
+    assert table.index("A is fast") < table.index("B is slow")

@@ -240,9 +240,7 @@ class Tutor:
         q = read_question(standalone, self.lexicon, self.typer, vecs[-1])
         return q, vecs[0], list(vecs[1 : 1 + len(q0.parts)])
 
-    def retrieve(
-        self, q: Question, qvec: Any, k: int, within: str | None = None
-    ) -> list[Hit]:
+    def retrieve(self, q: Question, qvec: Any, k: int, within: str | None = None) -> list[Hit]:
         hits = self.retriever.search(q.text, k, within, qvec=qvec)
         if q.shape in ("compare", "multi") and q.parts:
             hits = self.retriever.search_parts(list(q.parts), k, within, first=hits)
@@ -284,7 +282,9 @@ class Tutor:
         add_relative(out)
         return out, {u.row: vecs[i] for i, (_, u, _) in enumerate(units)}
 
-    def question_signals(self, q: Question, hits: list[Hit], cands: list[Candidate]) -> dict[str, float]:
+    def question_signals(
+        self, q: Question, hits: list[Hit], cands: list[Candidate]
+    ) -> dict[str, float]:
         total = sum(self.lexicon.weight(s) for s in q.subject)
         best_subject = 0.0
         for h in hits:
@@ -419,13 +419,20 @@ class Tutor:
             s = Sentence(c.text, c.supported, c.citations, "model", c.reason, c.evidence)
             if c.supported:
                 cand = next(
-                    (by_text.get((n, c.evidence or "")) for n in c.citations if (n, c.evidence or "") in by_text),
+                    (
+                        by_text.get((n, c.evidence or ""))
+                        for n in c.citations
+                        if (n, c.evidence or "") in by_text
+                    ),
                     None,
                 )
                 s.relevance = round(cand.p, 4) if cand else None
                 top = max((x.p for x in a.candidates), default=0.0)
                 if cand is None or not cal.shows(cand.p, top):
-                    s.supported, s.reason = False, "true to the guide but does not answer the question"
+                    s.supported, s.reason = (
+                        False,
+                        "true to the guide but does not answer the question",
+                    )
                 elif any(
                     x.evidence == c.evidence or same_claim(c.text, x.text) for x in shown
                 ) or any(similar(cand, y) >= cal.duplicate_cos for y in comp.lines):
@@ -479,7 +486,4 @@ def why_abstain(a: Analysis, cal: Calibration) -> str:
         return "the question is mostly about things the guide never mentions"
     if f["best_subject"] < 0.5:
         return "no passage is about what the question asks"
-    return (
-        f"no passage sentence answers it (answerability {a.answerable_p:.2f} "
-        f"< {cal.answer:.2f})"
-    )
+    return f"no passage sentence answers it (answerability {a.answerable_p:.2f} < {cal.answer:.2f})"

@@ -70,20 +70,24 @@ def main() -> None:
 
     llm = tutor.generator.load()
     tutor.ask(QUESTIONS[0])  # warm the model and the system-prompt cache
-    first_token, first_sentence, total, tutor_rates, bare_rates = [], [], [], [], []
+    first_token: list[float] = []
+    first_sentence: list[float] = []
+    total: list[float] = []
+    tutor_rates: list[float] = []
+    bare_rates: list[float] = []
     after_retrieval: list[float] = []
     for q in QUESTIONS:
         ans = tutor.ask(q)
-        t = ans.timings
-        total.append(t.total_s or 0.0)
-        if t.first_token_s is not None:
-            first_token.append(t.first_token_s)
-        if t.first_sentence_s is not None and t.retrieve_s is not None:
-            first_sentence.append(t.first_sentence_s)
-            after_retrieval.append(t.first_sentence_s - t.retrieve_s)
+        tm = ans.timings
+        total.append(tm.total_s or 0.0)
+        if tm.first_token_s is not None:
+            first_token.append(tm.first_token_s)
+        if tm.first_sentence_s is not None and tm.retrieve_s is not None:
+            first_sentence.append(tm.first_sentence_s)
+            after_retrieval.append(tm.first_sentence_s - tm.retrieve_s)
         if ans.abstained:
             continue
-        rate = t.decode_tok_s
+        rate = tm.decode_tok_s
         if rate:
             tutor_rates.append(rate)
         hits = tutor.retriever.search(ans.standalone_question, settings.k)

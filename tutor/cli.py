@@ -489,7 +489,8 @@ def calibrate(ctx: click.Context, gold: Path, out: Path | None, k: int | None) -
     click.echo(
         f"fitted on {info['questions']} calibration questions ({info['unanswerable']} "
         f"unanswerable, {info['relevant_sentences']}/{info['sentences']} relevant "
-        f"sentences): show >= {cal.show}, answer >= {cal.answer}; wrote {out}"
+        f"sentences): show >= {cal.show} (or {cal.relative} x the best), answer >= "
+        f"{cal.answer}; cross-validated abstention {info['cv_abstention']}; wrote {out}"
     )
 
 

@@ -26,8 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tutor.ground import Lexicon, same_claim
-from tutor.question import Question, subject_stems
+from tutor.question import Question, generic_stems, subject_stems
 from tutor.relevance import Calibration, Candidate
+from tutor.text import content_stems
 
 # what the guide does not give, by expected answer type (for partial answers)
 NOT_GIVEN = {
@@ -133,9 +134,12 @@ def compose(
             for c in own[i]:
                 if len(picks[i]) >= per_side:
                     break
-                if side_key(c)[0] or (not picks[i] and c.p >= cal.show * 0.25):
-                    picks[i].append(c)
-                elif cal.shows(c.p, top) and not any(side_key(x)[0] for x in picks[i]):
+                from_comparison = side_key(c)[0]
+                first_of_side = not picks[i] and c.p >= cal.show * 0.25
+                relevant_elsewhere = cal.shows(c.p, top) and not any(
+                    side_key(x)[0] for x in picks[i]
+                )
+                if from_comparison or first_of_side or relevant_elsewhere:
                     picks[i].append(c)
         if lead and chosen:
             comp.sides.append(-1)
@@ -145,14 +149,19 @@ def compose(
             if take(b):
                 comp.sides.append(1)
         for i in (0, 1):
-            if not picks[i]:
+            # said only when no retrieved line names that side at all: a side whose lines
+            # also name the other side is covered, just not on its own
+            if not picks[i] and not any(_side_share(c, sides[i]) > 0 for c in pool):
                 comp.not_covered.append(f"The guide does not describe {q.sides[i]} here.")
         return comp
     if q.shape == "multi" and q.parts:
         for i, part in enumerate(q.parts):
             # a line serves a part when it is closest to it and names its subject
             mine = [c for c in shown if c.part == i and c.features["subj_ctx"] >= 0.5][:2]
-            if not mine:
+            # "not covered" only for a part with a subject of its own that no retrieved
+            # line names (not for a fragment of a run-on question)
+            named = set(content_stems(part)) - generic_stems()
+            if not mine and named and not any(named & c.unit.all_stems for c in pool):
                 comp.not_covered.append(f"The guide does not say: {part}")
             for c in mine:
                 take(c)
@@ -160,14 +169,16 @@ def compose(
             take(c)
         return comp
     if q.shape == "scenario":
-        named = [c for c in shown if c.unit.stems & lexicon.entities or c.unit.label]
-        take(named[0] if named else None)
+        services = [c for c in shown if c.unit.stems & lexicon.entities or c.unit.label]
+        take(services[0] if services else None)
     else:
         lead = [c for c in shown if _defining(c, q.subject, lexicon)]
         take(lead[0] if lead else None)
     for c in shown:
         take(c)
-    if q.quantity >= 0.5 and q.quantity_kind and not any(c.features["q_form"] for c in chosen):
+    # said only when the typer is confident that a figure is asked (a wrong "the guide
+    # does not give a duration" misleads more than a missing note)
+    if q.quantity >= 0.8 and q.quantity_kind and not any(c.features["q_form"] for c in chosen):
         comp.not_covered.append(
             f"The guide does not give {NOT_GIVEN.get(q.quantity_kind, 'the figure')} for this."
         )

@@ -36,7 +36,14 @@ from tutor.text import bm25_tokens
 
 FORMAT = "tutor-index/2"
 REBUILD = "tutor index --rebuild"
-FILES = ("manifest.json", "chunks.jsonl", "index.faiss", "sections.json", "units.jsonl", "units.npy")
+FILES = (
+    "manifest.json",
+    "chunks.jsonl",
+    "index.faiss",
+    "sections.json",
+    "units.jsonl",
+    "units.npy",
+)
 
 
 @dataclass
@@ -89,7 +96,11 @@ def _manifest(
         "lexical": {"library": "bm25s", "tokenizer": "tutor.text.bm25_tokens"},
         "corpus": {p.name: sha256_file(p) for p in corpus_files(settings.corpus_dir)},
         "chunk_count": len(chunks),
-        "units": {"count": n_units, "splitter": "tutor.text.sentences", "embedded_as": "title: label: sentence"},
+        "units": {
+            "count": n_units,
+            "splitter": "tutor.text.sentences",
+            "embedded_as": "title: label: sentence",
+        },
     }
 
 

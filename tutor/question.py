@@ -55,7 +55,9 @@ _COMPARE = [
         r"(?:over|instead of|rather than|or)\s+(?P<b>.+)",
         re.I,
     ),
-    re.compile(r"^(?:is|are|should)?\s*(?P<a>[\w\s./-]{2,40}?)\s+or\s+(?P<b>[\w\s./-]{2,40})\?*$", re.I),
+    re.compile(
+        r"^(?:is|are|should)?\s*(?P<a>[\w\s./-]{2,40}?)\s+or\s+(?P<b>[\w\s./-]{2,40})\?*$", re.I
+    ),
 ]
 # Where a side of a comparison stops: the rest is about what to do with it.
 _SIDE_END = re.compile(
@@ -188,18 +190,16 @@ def unknown_names(text: str, lexicon: Lexicon, vocab: frozenset[str]) -> int:
 def subject_stems(text: str, lexicon: Lexicon | None = None) -> frozenset[str]:
     """The question's subject words. With a lexicon, words the guide never uses are left
     out: they are phrasing ("pick", "should"), and cannot be covered by any passage."""
-    generic = _generic()
+    generic = generic_stems()
     return frozenset(
-        s
-        for s in content_stems(text)
-        if s not in generic and (lexicon is None or s in lexicon.idf)
+        s for s in content_stems(text) if s not in generic and (lexicon is None or s in lexicon.idf)
     )
 
 
 _GENERIC: frozenset[str] | None = None
 
 
-def _generic() -> frozenset[str]:
+def generic_stems() -> frozenset[str]:
     global _GENERIC
     if _GENERIC is None:
         _GENERIC = frozenset(s for w in GENERIC_WORDS for s in content_stems(w))

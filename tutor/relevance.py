@@ -59,6 +59,7 @@ SENTENCE_FEATURES = (
 QUESTION_FEATURES = (
     "top_p",
     "top3_p",
+    "top_subject",
     "best_cos",
     "best_subject",
     "known_share",
@@ -73,25 +74,43 @@ _NUMBER = r"\d+(?:[.,]\d+)*"
 # the one rule this module keeps: it fixes figure questions ("largest row Redshift can
 # store?") being answered with on-topic sentences that state no figure at all.
 FORMS: dict[str, re.Pattern[str]] = {
-    "num:size": re.compile(rf"{_NUMBER}\s*(?:[KMGTP]i?B|bytes?|kilobytes?|megabytes?|"
-                           r"gigabytes?|terabytes?|petabytes?|characters|rows|columns)\b", re.I),
-    "num:count": re.compile(rf"(?<![\w.]){_NUMBER}(?![\w.])|\b(?:two|three|four|five|six|"
-                            r"seven|eight|nine|ten|twelve|hundreds?|thousands?|millions?)\b",
-                            re.I),
-    "num:period": re.compile(rf"\b{_NUMBER}\s*(?:ms|milliseconds?|seconds?|minutes?|hours?|"
-                             r"days?|weeks?|months?|years?)\b|\bindefinitely\b", re.I),
-    "num:frequency": re.compile(r"\b(?:every|each)\s+(?:\d+\s+)?(?:second|minute|hour|day|"
-                                r"week|month)s?\b|\b(?:hourly|daily|weekly|monthly|yearly|"
-                                rf"cron|rate\()|\b{_NUMBER}\s*(?:times|per)\b", re.I),
-    "num:money": re.compile(rf"\$\s*{_NUMBER}|\b{_NUMBER}\s*(?:USD|dollars?|cents?)\b|"
-                            r"\bper (?:GB|TB|hour|month|request)\b|\bfree\b", re.I),
+    "num:size": re.compile(
+        rf"{_NUMBER}\s*(?:[KMGTP]i?B|bytes?|kilobytes?|megabytes?|"
+        r"gigabytes?|terabytes?|petabytes?|characters|rows|columns)\b",
+        re.I,
+    ),
+    "num:count": re.compile(
+        rf"(?<![\w.]){_NUMBER}(?![\w.])|\b(?:two|three|four|five|six|"
+        r"seven|eight|nine|ten|twelve|hundreds?|thousands?|millions?)\b",
+        re.I,
+    ),
+    "num:period": re.compile(
+        rf"\b{_NUMBER}\s*(?:ms|milliseconds?|seconds?|minutes?|hours?|"
+        r"days?|weeks?|months?|years?)\b|\bindefinitely\b",
+        re.I,
+    ),
+    "num:frequency": re.compile(
+        r"\b(?:every|each)\s+(?:\d+\s+)?(?:second|minute|hour|day|"
+        r"week|month)s?\b|\b(?:hourly|daily|weekly|monthly|yearly|"
+        rf"cron|rate\()|\b{_NUMBER}\s*(?:times|per)\b",
+        re.I,
+    ),
+    "num:money": re.compile(
+        rf"\$\s*{_NUMBER}|\b{_NUMBER}\s*(?:USD|dollars?|cents?)\b|"
+        r"\bper (?:GB|TB|hour|month|request)\b|\bfree\b",
+        re.I,
+    ),
     "num:date": re.compile(r"\b(?:19|20)\d\d\b"),
     "num:percent": re.compile(rf"{_NUMBER}\s*%|\bpercent", re.I),
-    "value:default": re.compile(r"\bby default\b|\bdefaults? (?:to|is|value|setting)\b|"
-                                r"\bout of the box\b", re.I),
+    "value:default": re.compile(
+        r"\bby default\b|\bdefaults? (?:to|is|value|setting)\b|"
+        r"\bout of the box\b",
+        re.I,
+    ),
     "value:version": re.compile(r"\bv?\d+\.\d+(?:\.\d+)?\b|\bversion\s+\d", re.I),
-    "value:region": re.compile(r"\b[a-z]{2}-[a-z]+-\d\b|\b(?:US|EU|Asia Pacific)\b.*\bRegion",
-                               re.I),
+    "value:region": re.compile(
+        r"\b[a-z]{2}-[a-z]+-\d\b|\b(?:US|EU|Asia Pacific)\b.*\bRegion", re.I
+    ),
 }
 
 
@@ -197,7 +216,10 @@ class Calibration:
             return cls(
                 Logistic.from_json(d["relevance"]),
                 Logistic.from_json(d["answerable"]),
-                **{k: d[k] for k in ("show", "relative", "answer", "duplicate_cos", "support", "max_lines")},
+                **{
+                    k: d[k]
+                    for k in ("show", "relative", "answer", "duplicate_cos", "support", "max_lines")
+                },
                 fitted=d.get("fitted", {}),
                 typer=d["typer"],
             )
@@ -251,7 +273,9 @@ def sentence_features(
     """The signals for one candidate sentence, and the sub-question it serves best."""
     part = int(np.argmax(cos_parts)) if cos_parts else -1
     subject = part_subjects[part] if part >= 0 and part_subjects[part] else q.subject
-    ctx_unit = Unit(u.n, u.text, u.stems, u.numbers, u.negations, (u.context | path_stems) - u.stems)
+    ctx_unit = Unit(
+        u.n, u.text, u.stems, u.numbers, u.negations, (u.context | path_stems) - u.stems
+    )
     form = form_score(u.text, q)
     req = (
         len(q.requirement & u.all_stems) / len(q.requirement)
@@ -309,6 +333,9 @@ def question_features(
     return {
         "top_p": ps[0] if ps else 0.0,
         "top3_p": float(np.mean(ps[:3])) if ps else 0.0,
+        # how much of the subject the best lines name: an on-topic passage whose best
+        # lines leave out the asked-about part ("compatibility mode") does not answer
+        "top_subject": max((c.features["subj_ctx"] for c in best), default=0.0),
         "best_cos": best_cos,
         "best_subject": best_subject,
         "known_share": known_share,

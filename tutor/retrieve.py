@@ -31,7 +31,7 @@ from tutor.embed import Embedder
 from tutor.index import Index
 from tutor.text import bm25_tokens
 
-RRF_K = 60
+RRF_K = 30  # chosen on the calibration split: recall@5 0.935 there, against 0.923 at 60
 _DEFINED = re.compile(
     r"((?:[A-Z][A-Za-z-]*|for|of|and|the)(?:\s+(?:[A-Z][A-Za-z-]*|for|of|and|the)){1,7})"
     r"\s+\((?:Amazon\s+|AWS\s+)?([A-Z][A-Za-z0-9]{1,7})\)"
@@ -103,7 +103,7 @@ def merge_chunks(chunks: list[Chunk]) -> Chunk:
     text = chunks[0].text
     for c in chunks[1:]:
         text += ("\n" if not text.endswith("\n") else "") + c.text[_overlap(text, c.text) :]
-    first, last = chunks[0], chunks[-1]
+    first = chunks[0]
     ordinals = "+".join(c.id.rsplit("#", 1)[1] for c in chunks)
     return Chunk(
         id=f"{first.section_id}#{ordinals}",
@@ -125,6 +125,13 @@ class Retriever:
         for s in index.sections:
             self._children.setdefault(s["parent_id"] or "", set()).add(s["id"])
         self.acronyms = acronyms([c.text for c in index.chunks])
+        # which chunk each embedded sentence belongs to (row -> chunk position)
+        position = {c.id: i for i, c in enumerate(index.chunks)}
+        rows = [(u.row, position[cid]) for cid, us in index.units.items() for u in us]
+        self._unit_chunk = np.zeros(len(rows), dtype=np.int64)
+        for row, i in rows:
+            self._unit_chunk[row] = i
+        self.sentence_ranking = True
 
     def subtree(self, section_id: str) -> set[str]:
         out, todo = set(), [section_id]
@@ -167,7 +174,21 @@ class Retriever:
         fused: dict[int, float] = {}
         d_rank = {i: r for r, i in enumerate(dense_order, start=1)}
         l_rank = {i: r for r, i in enumerate(lex_order, start=1)}
-        for ranks in (d_rank, l_rank):
+        rankings = [d_rank, l_rank]
+        if self.sentence_ranking and self.index.unit_vectors is not None and len(self._unit_chunk):
+            # a third ranking: each chunk by its single best sentence (embedded with its
+            # label and section title), which matches a question worded unlike the
+            # chunk as a whole but like one of its lines
+            sims = self.index.unit_vectors @ qv[0]
+            best = np.full(n, -1.0, dtype=np.float32)
+            np.maximum.at(best, self._unit_chunk, sims)
+            s_order = [
+                int(i)
+                for i in np.argsort(-best, kind="stable")
+                if best[i] > -1 and (allowed is None or int(i) in allowed)
+            ]
+            rankings.append({i: r for r, i in enumerate(s_order, start=1)})
+        for ranks in rankings:
             for i, r in ranks.items():
                 fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + r)
         ranked = sorted(fused, key=lambda i: (-fused[i], -dense[i]))
@@ -211,13 +232,14 @@ class Retriever:
     def search_parts(
         self, parts: list[str], k: int, within: str | None = None, first: list[Hit] | None = None
     ) -> list[Hit]:
-        """Passages for each sub-question, interleaved (part 1's best, part 2's best, ...),
-        one per section, k in all. `first` (the whole question's hits) fills what is left."""
+        """Passages for the whole question (`first`) and each sub-question, interleaved
+        (the whole question's best, part 1's best, part 2's best, then the second best of
+        each, ...), one per section, k in all."""
         per = [self.search(p, k, within) for p in parts]
         out: list[Hit] = []
         seen: set[str] = set()
         for rank in range(k):
-            for hits in [*per, first or []]:
+            for hits in [first or [], *per]:
                 if rank < len(hits) and hits[rank].chunk.section_id not in seen:
                     seen.add(hits[rank].chunk.section_id)
                     out.append(hits[rank])

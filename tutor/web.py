@@ -45,7 +45,9 @@ CSS = """
 .passage mark { background: #ffe58a; }
 .turn-q { color: #555; font-style: italic; margin-top: 12px; }
 table.compare { border-collapse: collapse; width: 100%; }
-table.compare td, table.compare th { border: 1px solid #ccc; padding: 4px 8px; vertical-align: top; }
+table.compare td, table.compare th {
+  border: 1px solid #ccc; padding: 4px 8px; vertical-align: top;
+}
 """
 
 # Citation links are plain anchors (#cite-T-N); this delegated handler shows the target
@@ -152,7 +154,7 @@ def render_body(turn: int, shown: list[Sentence], sides: tuple[str, ...] = ()) -
     note_html = "".join(f"<p><i>{_e(s.text)}</i></p>" for s in notes)
     if len(sides) == 2 and any(s.side is not None for s in lines):
         cols: list[list[str]] = [[], []]
-        rest = []
+        rest: list[str] = []
         for s in lines:
             (cols[s.side] if s.side in (0, 1) else rest).append(render_sentence(turn, s))
         rows = "".join(

@@ -54,7 +54,7 @@ class GoldItem:
 
     @property
     def split(self) -> str:
-        """"calibration" or "test", fixed by a hash of the id (about 60/40): every
+        """ "calibration" or "test", fixed by a hash of the id (about 60/40): every
         threshold, weight and rule is chosen on calibration, and test is reported."""
         return split_of(self.id)
 

@@ -152,7 +152,9 @@ def html_report(report: dict[str, Any]) -> str:
     tables = "".join(
         f"<h2>{e(title)}</h2><table>"
         + "".join(
-            "<tr>" + "".join(f"<td>{e(cell.strip())}</td>" for cell in row.strip("|").split("|")) + "</tr>"
+            "<tr>"
+            + "".join(f"<td>{e(cell.strip())}</td>" for cell in row.strip("|").split("|"))
+            + "</tr>"
             for i, row in enumerate(_table(report[key]))
             if i != 1
         )

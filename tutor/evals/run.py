@@ -122,7 +122,10 @@ def score_question(g: GoldItem, ans: Answer, scorer: Scorer, k: int) -> dict[str
         m["evidence_cited"] = sum(any(covers(c, sp) for c in ans.citations) for sp in by_evidence)
         m["evidence_total"] = len(by_evidence)
     by_n = {c.n: c for c in ans.citations}
-    shown = [s for s in ans.sentences if s.supported]
+    # notes ("The guide does not say: ...") cite nothing and claim nothing about the
+    # guide's text: they are counted apart, not judged for support
+    shown = [s for s in ans.sentences if s.supported and s.source != "note"]
+    rec["notes"] = [s.text for s in ans.sentences if s.source == "note"]
     judged = []
     cite_total = cite_ok = 0
     for s in shown:
