@@ -188,7 +188,8 @@ class Calibration:
     shows its best lines, however its wording lowers every score); `answer`: the
     tutor answers when the answerability probability reaches it (else it abstains);
     `duplicate_cos`: sentences this similar to one already shown are near-duplicates;
-    `support`: the verifier's coverage threshold for model drafts."""
+    `support`: the verifier's coverage threshold for model drafts; `rrf_k`: retrieval's
+    rank-fusion constant (chosen on the calibration split's recall@5)."""
 
     relevance: Logistic
     answerable: Logistic
@@ -198,6 +199,7 @@ class Calibration:
     duplicate_cos: float = 0.9
     support: float = 0.7
     max_lines: int = 5
+    rrf_k: int = 30  # retrieval's rank fusion constant
     fitted: dict[str, Any] = field(default_factory=dict)  # what it was fitted on, when
     typer: dict[str, Any] = field(default_factory=dict)  # answer-type probes (question.py)
 
@@ -240,6 +242,7 @@ class Calibration:
             "duplicate_cos": self.duplicate_cos,
             "support": self.support,
             "max_lines": self.max_lines,
+            "rrf_k": self.rrf_k,
             "fitted": self.fitted,
             "typer": self.typer,
         }

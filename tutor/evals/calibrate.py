@@ -213,6 +213,7 @@ def fit(
         duplicate_cos=old.duplicate_cos,
         support=old.support,
         max_lines=old.max_lines,
+        rrf_k=old.rrf_k,
         fitted=info,
         typer=typer,
     )
