@@ -64,8 +64,8 @@ def test_events_stream_in_order(tutor):
 @pytest.mark.parametrize(
     "question",
     [
-        "What's the cap on shards in a Kinesis stream?",
-        "How do you set up row-level access policies in Google BigQuery?",
+        "What's the largest row Redshift can store?",
+        "how often does a glue crawler run by default",
     ],
 )
 def test_questions_written_like_learners_type_abstain_when_the_guide_is_silent(tutor, question):

@@ -246,3 +246,19 @@ def test_the_shipped_gold_set_is_valid_and_broad():
     assert len({g.batch for g in items}) >= 5
     test_share = sum(g.split == "test" for g in items) / len(items)
     assert 0.3 < test_share < 0.5
+
+
+def test_risk_coverage_by_hand():
+    from tutor.evals.run import risk_coverage
+
+    recs = [
+        {"kind": "fact", "answerable_p": 0.9},
+        {"kind": "unanswerable", "answerable_p": 0.8},
+        {"kind": "fact", "answerable_p": 0.7},
+        {"kind": "unanswerable", "answerable_p": 0.1},
+    ]
+    rc = risk_coverage(recs)
+    # precision at coverage 1/4, 2/4, 3/4, 4/4: 1, 1/2, 2/3, 1/2
+    assert rc["area"] == round((1 + 0.5 + 2 / 3 + 0.5) / 4, 4)
+    assert rc["coverage_at_precision_0.9"] == 0.25
+    assert rc["precision_at_coverage"]["0.5"] == 0.5

@@ -29,13 +29,19 @@ def small(tmp_path: Path, session_settings: Settings) -> Settings:
 def test_manifest_describes_the_index(small, embedder):
     idx = build_index(small, embedder)
     m = json.loads((small.index_dir / "manifest.json").read_text())
-    assert m["format"] == "tutor-index/1" and m["tutor_version"] == __version__
+    assert m["format"] == "tutor-index/2" and m["tutor_version"] == __version__
     assert m["embedding"] == {"model": embedder.name, "dim": 384, "normalized": True}
     assert m["chunker"]["chunk_size"] == small.chunk_size
     assert list(m["corpus"]) == ["guide.md"] and len(m["corpus"]["guide.md"]) == 64
     assert m["chunk_count"] == len(idx.chunks) == idx.faiss.ntotal
     lines = (small.index_dir / "chunks.jsonl").read_text().splitlines()
     assert [json.loads(x)["id"] for x in lines] == [c.id for c in idx.chunks]
+    # every sentence of every chunk is embedded once, and the store says which is which
+    n_units = sum(len(us) for us in idx.units.values())
+    assert m["units"]["count"] == n_units == len(idx.unit_vectors)
+    rows = [json.loads(x) for x in (small.index_dir / "units.jsonl").read_text().splitlines()]
+    assert [r["row"] for r in rows] == list(range(n_units))
+    assert {r["chunk_id"] for r in rows} <= {c.id for c in idx.chunks}
 
 
 def test_changed_corpus_is_detected_and_rebuilt(small, embedder):

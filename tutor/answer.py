@@ -314,6 +314,7 @@ class Tutor:
             known,
             unknown_names(q.text, self.lexicon, self.vocab),
             len(q.parts),
+            self.lexicon,
         )
 
     def analyse(self, standalone: str, k: int, within: str | None = None) -> Analysis:

@@ -397,7 +397,7 @@ def eval_cmd(
             click.echo(f"  by {name}: {dict(sorted(counts.items()))}")
         click.echo(f"{gold}: {len(items)} questions, valid")
         return
-    from tutor.evals.run import by_field, latency_detail, run_eval, summarise
+    from tutor.evals.run import by_field, latency_detail, risk_coverage, run_eval, summarise
 
     items = select_split(items, split)
     items = items[:limit] if limit else items
@@ -416,6 +416,7 @@ def eval_cmd(
         "by_split": by_field(records, "split"),
         "by_kind": by_field(records, "kind"),
         "by_style": by_field(records, "style"),
+        "risk_coverage": risk_coverage(records),
         "latency": latency_detail(records),
         "meta": {
             "started": started,

@@ -282,8 +282,11 @@ def read_question(
     sides = compare_sides(text, lexicon)
     parts = ask_parts(text)
     if sides:
-        rest = " ".join(sorted(subject - subject_stems(" ".join(sides), lexicon)))
-        queries = tuple(f"{s} {rest}".strip() for s in sides)
+        # each side's query is the question without the other side: it keeps the
+        # context ("when should I pick ... for a Spark job") that a bare name lacks
+        queries = tuple(
+            re.sub(re.escape(other), " ", text, flags=re.I).strip() for other in sides[::-1]
+        )
         return Question(text, subject, types, quantity, "compare", queries, sides)
     if is_scenario(text):
         req = requirement_stems(text)

@@ -36,7 +36,8 @@ import numpy as np
 
 from tutor.errors import TutorError
 from tutor.ground import Lexicon, Unit, mentions
-from tutor.question import Question
+from tutor.question import Question, ask_sentence, generic_stems
+from tutor.text import content_stems
 
 SENTENCE_FEATURES = (
     "cos_q",
@@ -318,6 +319,17 @@ def add_relative(cands: list[Candidate]) -> None:
         f["cos_rank"] = 1.0 / (1 + rank)
 
 
+def asked_share(q: Question, c: Candidate, lexicon: Lexicon) -> float:
+    """IDF-weighted share of the question's asking words (of its last sentence, for a
+    scenario) that the line, its label or its section path names; words the guide never
+    uses count at the highest weight."""
+    text = ask_sentence(q.text) if q.shape == "scenario" else q.text
+    words = set(content_stems(text)) - generic_stems()
+    have = c.unit.all_stems | set(content_stems(c.path))
+    total = sum(lexicon.weight(w) for w in words)
+    return sum(lexicon.weight(w) for w in words if w in have) / total if total else 0.0
+
+
 def question_features(
     q: Question,
     cands: list[Candidate],
@@ -326,12 +338,19 @@ def question_features(
     known_share: float,
     unknown: int,
     n_parts: int,
+    lexicon: Lexicon,
 ) -> dict[str, float]:
     """The signals for "does the guide answer this at all", from the scored candidates."""
     ps = sorted((c.p for c in cands), reverse=True)
     best = sorted(cands, key=lambda c: -c.p)[:3]
-    # the figure must be stated by one of the question's best lines, not anywhere
-    stated = max((form_score(c.unit.text, q) for c in best), default=0.0)
+    # the figure must be stated by one of the question's best lines, and about what the
+    # question asks: a line must name most of the question's words (the guide's unknown
+    # words weigh the most), so "hundreds of thousands of sources" does not answer "the
+    # cap on shards" (a word the guide never uses)
+    stated = max(
+        (form_score(c.unit.text, q) * min(1.0, 2 * asked_share(q, c, lexicon)) for c in best),
+        default=0.0,
+    )
     served = {c.part for c in cands if c.p >= 0.5 and c.part >= 0}
     return {
         "top_p": ps[0] if ps else 0.0,

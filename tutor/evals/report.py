@@ -82,6 +82,21 @@ def markdown(report: dict[str, Any]) -> str:
     for title, key in (("By split", "by_split"), ("By kind", "by_kind"), ("By style", "by_style")):
         if report.get(key):
             lines += ["", f"## {title}", "", *_table(report[key])]
+    rc = report.get("risk_coverage") or {}
+    if rc:
+        lines += [
+            "",
+            "## Abstention: risk and coverage",
+            "",
+            f"Area under precision-vs-coverage {_fmt(rc['area'])}; coverage at precision "
+            f"0.9: {_fmt(rc['coverage_at_precision_0.9'])}.",
+            "",
+            "| coverage | " + " | ".join(rc["precision_at_coverage"]) + " |",
+            "|---|" + "---|" * len(rc["precision_at_coverage"]),
+            "| precision | "
+            + " | ".join(_fmt(v) for v in rc["precision_at_coverage"].values())
+            + " |",
+        ]
     lines += ["", "## Latency (s)", ""]
     lines += [f"- {k}: {_fmt(v)}" for k, v in report["latency"].items()]
     fails = [q for q in report["questions"] if failures(q)]

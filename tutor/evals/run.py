@@ -215,6 +215,37 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def risk_coverage(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the answerability score behaves at every threshold, not just the chosen one.
+
+    Questions are sorted by `answerable_p`, highest first; answering the top n gives a
+    coverage (n / all) and a precision (the share of those n the guide does answer).
+    Reported: the area under precision-vs-coverage, the coverage reachable at precision
+    0.9, and the curve at tenths of coverage."""
+    scored = sorted(
+        (r for r in records if r.get("answerable_p") is not None),
+        key=lambda r: -r["answerable_p"],
+    )
+    if not scored:
+        return {}
+    good = 0
+    points = []
+    for n, r in enumerate(scored, start=1):
+        good += r["kind"] != "unanswerable"
+        points.append((n / len(scored), good / n))
+    area = sum(p for _, p in points) / len(points)
+    at_90 = max((c for c, p in points if p >= 0.9), default=0.0)
+    curve = {
+        f"{t / 10:.1f}": round(next(p for c, p in points if c >= t / 10 - 1e-9), 3)
+        for t in range(1, 11)
+    }
+    return {
+        "area": round(area, 4),
+        "coverage_at_precision_0.9": round(at_90, 4),
+        "precision_at_coverage": curve,
+    }
+
+
 def latency_detail(records: list[dict[str, Any]]) -> dict[str, float | None]:
     """p50/p95 of every timing the answers carry (beyond the summary's two)."""
     out: dict[str, float | None] = {}
