@@ -119,3 +119,26 @@ def test_a_term_the_embedder_does_not_know_is_still_answered(tutor):
     assert not ans.abstained, ans.abstain_reason
     assert any("Running SQL Queries" in c.section_path for c in ans.citations)
     assert "PartiQL" in ans.answer
+
+
+def test_calibrate_fits_on_the_calibration_split_only(
+    tmp_path: Path, session_settings, built_index
+):
+    from tutor.evals.gold import load_gold, select_split
+    from tutor.relevance import Calibration
+
+    shutil.copytree(session_settings.index_dir, tmp_path / "index")
+    shutil.copytree(session_settings.corpus_dir, tmp_path / "corpus")
+    gold = Path(__file__).resolve().parent.parent / "evals" / "gold.jsonl"
+    out = tmp_path / "cal.json"
+    r = CliRunner().invoke(cli, ["calibrate", "--gold", str(gold), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    cal = Calibration.load(out)
+    n_cal = len(select_split(load_gold(gold), "calibration"))
+    assert cal.fitted["split"] == "calibration" and cal.fitted["questions"] == n_cal
+    assert 0 < cal.show < 1 and 0 < cal.answer < 1 and 0 < cal.relative <= 1
+    assert cal.typer["examples"] >= 500 and len(cal.typer["classes"]) == 17
+    # a damaged calibration file is refused with the command that fixes it
+    out.write_text("{}")
+    with pytest.raises(Exception, match="tutor calibrate"):
+        Calibration.load(out)

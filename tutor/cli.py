@@ -315,14 +315,31 @@ def _git_commit() -> str | None:
     return (out.stdout.strip() + ("+dirty" if dirty else "")) or None
 
 
+def gold_option(help: str) -> Callable[[Any], Any]:
+    return click.option(
+        "--gold",
+        type=click.Path(path_type=Path),
+        default=Path("evals/gold.jsonl"),
+        show_default=True,
+        help=help,
+    )
+
+
+def load_valid_gold(gold: Path, settings: Settings) -> tuple[list[Any], Any]:
+    """The gold questions and the corpus, or a TutorError listing every problem."""
+    from tutor.evals.gold import Corpus, load_gold
+    from tutor.evals.gold import check_gold as validate
+
+    items = load_gold(gold)
+    corpus = Corpus(settings.corpus_dir)
+    problems = validate(items, corpus)
+    if problems:
+        raise TutorError(f"{gold} has {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+    return items, corpus
+
+
 @cli.command(name="eval")
-@click.option(
-    "--gold",
-    type=click.Path(path_type=Path),
-    default=Path("evals/gold.jsonl"),
-    show_default=True,
-    help="Gold questions (JSONL).",
-)
+@gold_option("Gold questions (JSONL).")
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -376,19 +393,14 @@ def eval_cmd(
     import time
 
     from tutor.evals import report as rep
-    from tutor.evals.gold import Corpus, load_gold, select_split
-    from tutor.evals.gold import check_gold as validate
+    from tutor.evals.gold import select_split
 
     if compare:
         for line in rep.compare(rep.load_report(compare[0]), rep.load_report(compare[1])):
             click.echo(line)
         return
     settings = _settings(ctx, k=k, model=model)
-    items = load_gold(gold)
-    corpus = Corpus(settings.corpus_dir)
-    problems = validate(items, corpus)
-    if problems:
-        raise TutorError(f"{gold} has {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+    items, corpus = load_valid_gold(gold, settings)
     if check_gold:
         from collections import Counter
 
@@ -442,13 +454,7 @@ def eval_cmd(
 
 
 @cli.command()
-@click.option(
-    "--gold",
-    type=click.Path(path_type=Path),
-    default=Path("evals/gold.jsonl"),
-    show_default=True,
-    help="Gold questions (JSONL); only their calibration split is used.",
-)
+@gold_option("Gold questions (JSONL); only their calibration split is used.")
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -470,14 +476,10 @@ def calibrate(ctx: click.Context, gold: Path, out: Path | None, k: int | None) -
     import json as _json
 
     from tutor.evals.calibrate import fit
-    from tutor.evals.gold import Corpus, load_gold, select_split
-    from tutor.evals.gold import check_gold as validate
+    from tutor.evals.gold import select_split
 
     settings = _settings(ctx, k=k)
-    items = load_gold(gold)
-    problems = validate(items, Corpus(settings.corpus_dir))
-    if problems:
-        raise TutorError(f"{gold} has {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+    items, _ = load_valid_gold(gold, settings)
     tutor = open_tutor(settings, load_model=False)
     cal, info = fit(tutor, select_split(items, "calibration"), settings.k, "calibration")
     if out is None:

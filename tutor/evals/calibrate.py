@@ -17,7 +17,7 @@ did not quote counts as irrelevant (the fitted model is slightly conservative).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -203,17 +203,14 @@ def fit(
         "fitted_at": time.strftime("%Y-%m-%d"),
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    old = tutor.calibration
-    cal = Calibration(
-        relevance,
-        answerable,
+    # what is not fitted here (duplicate_cos, support, max_lines, rrf_k) is kept
+    cal = replace(
+        tutor.calibration,
+        relevance=relevance,
+        answerable=answerable,
         show=show,
         relative=relative,
         answer=answer,
-        duplicate_cos=old.duplicate_cos,
-        support=old.support,
-        max_lines=old.max_lines,
-        rrf_k=old.rrf_k,
         fitted=info,
         typer=typer,
     )
