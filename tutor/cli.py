@@ -140,7 +140,7 @@ def _print_sources(ans: Answer) -> None:
     if dropped:
         say(
             f"({len(dropped)} draft sentence(s) not shown: the cited passages do not support "
-            "them; see --json)"
+            "them, or they do not answer the question; see --json)"
         )
 
 

@@ -115,8 +115,11 @@ def compose(
             path = subject_stems(c.path, lexicon)
             return (bool(sides[0] <= path and sides[1] <= path), c.p)
 
-        # a line that sets the two sides against each other leads, when it is relevant
-        lead = [c for c in shown if both(c)]
+        # a line that sets the two sides against each other leads, when it is relevant and
+        # comes from the guide's own comparison (a passage whose path names both sides):
+        # elsewhere such a line is a passing mention ("Spark can be combined with EMR and
+        # Glue ...") or a heading-like lead-in ("Batch vs. Streaming: Understand the ...")
+        lead = [c for c in shown if both(c) and side_key(c)[0]]
         take(lead[0] if lead else None)
         own = [
             sorted(

@@ -197,7 +197,7 @@ def render_answer(turn: int, ans: Answer) -> str:
     dropped = len(ans.sentences) - len(shown)
     note = (
         f"<p><small>{dropped} draft sentence(s) not shown: the cited passages do not "
-        "support them.</small></p>"
+        "support them, or they do not answer the question.</small></p>"
         if dropped
         else ""
     )
