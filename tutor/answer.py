@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -48,6 +48,7 @@ from tutor.relevance import (
     add_relative,
     question_features,
     sentence_features,
+    weighted_share,
 )
 from tutor.retrieve import Hit, Retriever
 from tutor.text import SentenceStream, content_stems, sentences
@@ -237,8 +238,7 @@ class Tutor:
         self.vocab = model_vocab()
 
     def warm_up(self) -> None:
-        """Load the embedder, the answer-type examples and the GGUF model now, so no
-        question pays for them."""
+        """Load the embedder and the GGUF model now, so no question pays for them."""
         self.embedder.embed_one("warm up")
         self.generator.load()
 
@@ -246,16 +246,24 @@ class Tutor:
 
     def read(self, standalone: str) -> tuple[Question, Any, list[Any]]:
         """The question read, its embedding, and its parts' embeddings (one model call)."""
-        q0 = read_question(standalone, self.lexicon)
-        ask = ask_sentence(standalone)
-        vecs = self.embedder.embed([standalone, *q0.parts, ask])
-        q = read_question(standalone, self.lexicon, self.typer, vecs[-1])
-        return q, vecs[0], list(vecs[1 : 1 + len(q0.parts)])
+        q = read_question(standalone, self.lexicon)
+        vecs = self.embedder.embed([standalone, *q.parts, ask_sentence(standalone)])
+        types, quantity = self.typer.types(vecs[-1])
+        return replace(q, types=types, quantity=quantity), vecs[0], list(vecs[1:-1])
 
-    def retrieve(self, q: Question, qvec: Any, k: int, within: str | None = None) -> list[Hit]:
+    def retrieve(
+        self,
+        q: Question,
+        qvec: Any,
+        part_vecs: list[Any],
+        k: int,
+        within: str | None = None,
+    ) -> list[Hit]:
+        """Passages for the question, and per part for compare and multi-part questions
+        (with the embeddings `read` made, so nothing is embedded twice)."""
         hits = self.retriever.search(q.text, k, within, qvec=qvec)
         if q.shape in ("compare", "multi") and q.parts:
-            hits = self.retriever.search_parts(list(q.parts), k, within, first=hits)
+            hits = self.retriever.search_parts(list(q.parts), k, within, hits, part_vecs)
         return hits
 
     def candidates(
@@ -264,7 +272,10 @@ class Tutor:
         """Every sentence of every passage, with its relevance signals (unscored)."""
         out: list[Candidate] = []
         units: list[tuple[int, Unit, Hit]] = []
+        paths: dict[int, frozenset[str]] = {}
         for n, h in enumerate(hits, start=1):
+            tail = " ".join(h.chunk.section_path.split(PATH_SEP)[-2:])
+            paths[n] = frozenset(content_stems(tail))
             seen: set[str] = set()
             for cid in h.chunk_ids or (h.chunk.id,):
                 for u in self.index.units.get(cid, []):
@@ -278,7 +289,6 @@ class Tutor:
         cos_parts = np.stack([vecs @ v for v in part_vecs], axis=1) if part_vecs else None
         part_subjects = [subject_stems(p, self.lexicon) for p in q.parts]
         for i, (n, u, h) in enumerate(units):
-            path = frozenset(content_stems(" ".join(h.chunk.section_path.split(PATH_SEP)[-2:])))
             feats, part = sentence_features(
                 q,
                 u,
@@ -287,7 +297,7 @@ class Tutor:
                 part_subjects,
                 n,
                 h.dense,
-                path,
+                paths[n],
                 self.lexicon,
             )
             out.append(Candidate(u, n, feats, part=part, path=h.chunk.section_path))
@@ -297,13 +307,15 @@ class Tutor:
     def question_signals(
         self, q: Question, hits: list[Hit], cands: list[Candidate]
     ) -> dict[str, float]:
-        total = sum(self.lexicon.weight(s) for s in q.subject)
-        best_subject = 0.0
-        for h in hits:
-            have = set(content_stems(h.chunk.embedding_text()))
-            if total:
-                share = sum(self.lexicon.weight(s) for s in q.subject if s in have) / total
-                best_subject = max(best_subject, share)
+        best_subject = max(
+            (
+                weighted_share(
+                    q.subject, frozenset(content_stems(h.chunk.embedding_text())), self.lexicon
+                )
+                for h in hits
+            ),
+            default=0.0,
+        )
         words = set(content_stems(q.text))
         known = len([w for w in words if w in self.lexicon.idf]) / len(words) if words else 0.0
         return question_features(
@@ -320,7 +332,7 @@ class Tutor:
     def analyse(self, standalone: str, k: int, within: str | None = None) -> Analysis:
         """Read, retrieve, score every passage sentence, and decide (no model call)."""
         q, qvec, part_vecs = self.read(standalone)
-        hits = self.retrieve(q, qvec, k, within)
+        hits = self.retrieve(q, qvec, part_vecs, k, within)
         retrieved_at = time.perf_counter()
         cands, vectors = self.candidates(q, hits, qvec, part_vecs)
         cal = self.calibration

@@ -269,16 +269,13 @@ def ask_sentence(text: str) -> str:
     return (asks or sents or [text])[-1]
 
 
-def read_question(
-    text: str,
-    lexicon: Lexicon,
-    typer: AnswerTyper | None = None,
-    vec: Any | None = None,
-) -> Question:
-    """Read a (standalone) question: subject, expected answer type, shape and parts.
-    `vec` is the embedding of its ask sentence (`ask_sentence`), when the caller has it."""
+def read_question(text: str, lexicon: Lexicon) -> Question:
+    """Read a (standalone) question: subject, shape and parts. Its expected answer type
+    needs the embedding of its ask sentence: `AnswerTyper.types` gives it, and the
+    caller sets it (`Tutor.read`)."""
     subject = subject_stems(text, lexicon)
-    types, quantity = typer.types(vec) if typer is not None and vec is not None else ({}, 0.0)
+    types: dict[str, float] = {}
+    quantity = 0.0
     sides = compare_sides(text, lexicon)
     parts = ask_parts(text)
     if sides:

@@ -221,7 +221,15 @@ class Calibration:
                 Logistic.from_json(d["answerable"]),
                 **{
                     k: d[k]
-                    for k in ("show", "relative", "answer", "duplicate_cos", "support", "max_lines")
+                    for k in (
+                        "show",
+                        "relative",
+                        "answer",
+                        "duplicate_cos",
+                        "support",
+                        "max_lines",
+                        "rrf_k",
+                    )
                 },
                 fitted=d.get("fitted", {}),
                 typer=d["typer"],
@@ -249,18 +257,18 @@ class Calibration:
         }
 
 
-def _share(words: frozenset[str], u: Unit, lexicon: Lexicon, own: bool) -> float:
-    total = sum(lexicon.weight(w) for w in words)
-    if not total:
-        return 0.0
-    if own:
-        return sum(lexicon.weight(w) for w in words if w in u.stems) / total
-    return mentions(u, words, lexicon) / total
-
-
-def _weighted_share(words: frozenset[str], have: frozenset[str], lexicon: Lexicon) -> float:
+def weighted_share(
+    words: frozenset[str] | set[str], have: frozenset[str] | set[str], lexicon: Lexicon
+) -> float:
+    """The IDF-weighted share of `words` found in `have` (0 when there are no words)."""
     total = sum(lexicon.weight(w) for w in words)
     return sum(lexicon.weight(w) for w in words if w in have) / total if total else 0.0
+
+
+def _mention_share(words: frozenset[str], u: Unit, lexicon: Lexicon) -> float:
+    """Like `weighted_share`, with the unit's label and title words counting half."""
+    total = sum(lexicon.weight(w) for w in words)
+    return mentions(u, words, lexicon) / total if total else 0.0
 
 
 def sentence_features(
@@ -289,9 +297,9 @@ def sentence_features(
     return {
         "cos_q": cos_q,
         "cos_part": max(cos_parts) if cos_parts else cos_q,
-        "subj_own": _share(subject, u, lexicon, own=True),
-        "subj_ctx": _share(subject, ctx_unit, lexicon, own=False),
-        "path_subj": _weighted_share(q.subject, path_stems | u.context, lexicon),
+        "subj_own": weighted_share(subject, u.stems, lexicon),
+        "subj_ctx": _mention_share(subject, ctx_unit, lexicon),
+        "path_subj": weighted_share(q.subject, path_stems | u.context, lexicon),
         "q_form": q.quantity * form,
         "q_noform": q.quantity * (1.0 - form),
         "req": req,
@@ -325,9 +333,7 @@ def asked_share(q: Question, c: Candidate, lexicon: Lexicon) -> float:
     uses count at the highest weight."""
     text = ask_sentence(q.text) if q.shape == "scenario" else q.text
     words = set(content_stems(text)) - generic_stems()
-    have = c.unit.all_stems | set(content_stems(c.path))
-    total = sum(lexicon.weight(w) for w in words)
-    return sum(lexicon.weight(w) for w in words if w in have) / total if total else 0.0
+    return weighted_share(words, c.unit.all_stems | set(content_stems(c.path)), lexicon)
 
 
 def question_features(

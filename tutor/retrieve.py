@@ -133,7 +133,6 @@ class Retriever:
         self._unit_chunk = np.zeros(len(rows), dtype=np.int64)
         for row, i in rows:
             self._unit_chunk[row] = i
-        self.sentence_ranking = True
 
     def subtree(self, section_id: str) -> set[str]:
         out, todo = set(), [section_id]
@@ -177,7 +176,7 @@ class Retriever:
         d_rank = {i: r for r, i in enumerate(dense_order, start=1)}
         l_rank = {i: r for r, i in enumerate(lex_order, start=1)}
         rankings = [d_rank, l_rank]
-        if self.sentence_ranking and self.index.unit_vectors is not None and len(self._unit_chunk):
+        if self.index.unit_vectors is not None and len(self._unit_chunk):
             # a third ranking: each chunk by its single best sentence (embedded with its
             # label and section title), which matches a question worded unlike the
             # chunk as a whole but like one of its lines
@@ -232,12 +231,19 @@ class Retriever:
         return span if ids else [chunks[j] for j in span]
 
     def search_parts(
-        self, parts: list[str], k: int, within: str | None = None, first: list[Hit] | None = None
+        self,
+        parts: list[str],
+        k: int,
+        within: str | None = None,
+        first: list[Hit] | None = None,
+        vecs: list[Any] | None = None,
     ) -> list[Hit]:
         """Passages for the whole question (`first`) and each sub-question, interleaved
         (the whole question's best, part 1's best, part 2's best, then the second best of
-        each, ...), one per section, k in all."""
-        per = [self.search(p, k, within) for p in parts]
+        each, ...), one per section, k in all. `vecs` are the parts' embeddings, when the
+        caller has them."""
+        vecs = vecs if vecs is not None and len(vecs) == len(parts) else [None] * len(parts)
+        per = [self.search(p, k, within, qvec=v) for p, v in zip(parts, vecs, strict=True)]
         out: list[Hit] = []
         seen: set[str] = set()
         for rank in range(k):

@@ -70,7 +70,7 @@ def collect(tutor: Tutor, gold: list[GoldItem], k: int) -> list[Example]:
     out = []
     for g in gold:
         q, qvec, part_vecs = tutor.read(standalone_for(tutor, g))
-        hits = tutor.retrieve(q, qvec, k)
+        hits = tutor.retrieve(q, qvec, part_vecs, k)
         cands, _ = tutor.candidates(q, hits, qvec, part_vecs)
         out.append(Example(g, cands, [relevant(c, g) for c in cands], (q, hits)))
     return out
