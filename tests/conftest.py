@@ -1,4 +1,5 @@
-"""Shared fixtures. Every test runs in its own tmp folder with no TUTOR_* variables;
+"""Shared fixtures. Every test runs in its own tmp folder with no TUTOR_* variables and
+its own user data folder (where the default progress database would go);
 the real embedder, index and GGUF model are loaded once per session (they are small and
 offline) for the tests marked slow."""
 
@@ -19,6 +20,8 @@ GUIDE = REPO / "corpus" / "dea-c01-concise-guide.md"
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for key in [k for k in __import__("os").environ if k.startswith("TUTOR_")]:
         monkeypatch.delenv(key)
+    # the default progress database lives in the user's data folder: keep it in tmp
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -33,7 +36,11 @@ def session_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("tutor")
     (root / "corpus").mkdir()
     shutil.copy(GUIDE, root / "corpus" / GUIDE.name)
-    return Settings(corpus_dir=root / "corpus", index_dir=root / "index")
+    return Settings(
+        corpus_dir=root / "corpus",
+        index_dir=root / "index",
+        progress=root / "progress.sqlite3",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +75,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def web_url(session_settings: Settings, tutor):
     """The web app, built by build_app around the session's tutor, on a free port."""
-    from tutor.web import build_app, launch
+    from tutor.web.app import build_app, launch
 
     app = build_app(session_settings, tutor=tutor)
     port = free_port()

@@ -6,7 +6,7 @@ import pytest
 from gradio_client import Client
 
 from tutor.config import Settings
-from tutor.web import Runtime
+from tutor.web.app import Runtime
 
 pytestmark = pytest.mark.slow
 
@@ -95,7 +95,7 @@ def test_an_unreadable_model_setting_is_reported_in_the_page(web_url, tmp_path):
 
 def test_html_in_the_corpus_is_shown_as_text():
     from tutor.answer import Citation
-    from tutor.web import passage_html, render_answer
+    from tutor.web.render import passage_html, render_answer
 
     c = Citation(
         n=1,

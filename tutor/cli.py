@@ -1,6 +1,7 @@
 """The `tutor` command line.
 
-Commands: `index`, `ask`, `chat`, `sections` (and `eval`, `serve` where installed).
+Commands: `index`, `ask`, `chat`, `sections`, `quiz` (with `next`, `answer`, `check`),
+`progress`, `serve`, `eval`, `calibrate`.
 Option values come from `Settings` (flag > TUTOR_* env > tutor.toml > default).
 User mistakes raise `TutorError` and end as one line on stderr with exit code 1; heavy
 libraries (torch, faiss, llama.cpp) are imported only inside the commands that need them,
@@ -21,7 +22,11 @@ from tutor.config import FIELDS, Settings, load_settings
 from tutor.errors import TutorError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from tutor.answer import Answer, Tutor
+    from tutor.quiz.items import Item
+    from tutor.quiz.session import Graded, Learner
 
 
 class _Group(click.Group):
@@ -291,10 +296,343 @@ def serve(ctx: click.Context, host: str, port: int, share: bool, model: Path | N
     from tutor.generate import check_gguf
 
     check_gguf(settings.gguf_path())  # a bad --model fails here, not in the page
-    from tutor.web import build_app, launch
+    from tutor.web.app import build_app, launch
 
     click.echo(f"tutor: serving on http://{host}:{port} (Ctrl-C to stop)", err=True)
     launch(build_app(settings), host=host, port=port, share=share)
+
+
+def profile_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--profile",
+        default=None,
+        help="Whose progress: a name of your choice [default: default]",
+    )(f)
+
+
+def _bank(settings: Settings) -> list[Item]:
+    """The quiz item bank; the index (and the bank with it) is built first when missing."""
+    from tutor.errors import IndexMissing, IndexStale
+    from tutor.index import check_index
+    from tutor.quiz.items import load_bank
+
+    try:
+        check_index(settings)
+    except (IndexMissing, IndexStale):
+        from tutor.embed import Embedder
+        from tutor.index import ensure_index
+
+        ensure_index(settings, Embedder(), progress=say)
+    return load_bank(settings.index_dir)
+
+
+def _learner(settings: Settings, profile: str | None) -> Learner:
+    from tutor.quiz.progress import DEFAULT_PROFILE
+    from tutor.quiz.schedule import Schedule
+    from tutor.quiz.session import Learner
+
+    return Learner(
+        _bank(settings), settings.progress_path(), profile or DEFAULT_PROFILE, Schedule()
+    )
+
+
+def _when(t: datetime | None, now: datetime) -> str:
+    """'now', 'in 10 min', 'in 3 days' (with the UTC time)."""
+    if t is None:
+        return "nothing scheduled"
+    secs = (t - now).total_seconds()
+    if secs <= 0:
+        return "now"
+    unit, n = "min", max(1, round(secs / 60))
+    for name, size in (("day", 86400), ("hour", 3600)):
+        if secs >= size:
+            unit, n = name, round(secs / size)
+            break
+    plural = "s" if n != 1 and unit != "min" else ""
+    return f"in {n} {unit}{plural} ({t:%Y-%m-%d %H:%M} UTC)"
+
+
+def _print_item(item: Item, where: str) -> None:
+    from tutor.quiz.items import LETTERS
+
+    task = f", task {item.task}" if item.task else ""
+    click.secho(f"\n{where} · domain {item.domain}{task} · {item.kind}", dim=True)
+    click.secho(item.stem, bold=True)
+    for letter, option in zip(LETTERS, item.options, strict=False):
+        click.echo(f"  {letter}) {option}")
+
+
+def _print_graded(g: Graded, now: datetime) -> None:
+    item, c = g.item, g.item.citation
+    key = item.options["ABCD".index(item.answer)]
+    if g.correct:
+        click.secho(f"Right: {item.answer}) {key}", fg="green")
+    else:
+        click.secho(f"Wrong: the answer is {item.answer}) {key}", fg="red")
+    click.echo(f"  The guide: {item.explanation}")
+    click.echo(f"  Reread: {c.section_path} (lines {c.start_line}–{c.end_line})")
+    click.secho(f"  Next review of this item: {_when(g.next_due, now)}", dim=True)
+
+
+@cli.group(invoke_without_command=True)
+@click.option(
+    "--n",
+    "n",
+    type=click.IntRange(1, 1000),
+    default=10,
+    show_default=True,
+    help="How many items to ask.",
+)
+@click.option("--domain", type=int, default=None, help="Only this domain (1–4; 0 = fundamentals).")
+@click.option("--task", default=None, help="Only this task statement, e.g. 3.2.")
+@profile_option
+@setting_option("progress", "--progress")
+@click.pass_context
+def quiz(
+    ctx: click.Context,
+    n: int,
+    domain: int | None,
+    task: str | None,
+    profile: str | None,
+    progress: Path | None,
+) -> None:
+    """Practise with exam-style items from the guide, scheduled by spaced repetition.
+
+    Without a subcommand: an interactive session. Each item shows a stem and options;
+    type a letter (or q to stop). A wrong answer shows the guide's line and where to
+    reread it. Due reviews come first, then new items by the exam's domain weights,
+    favouring your weakest tasks.
+
+    Example:
+
+        tutor quiz --n 5 --domain 2      tutor quiz next --json
+    """
+    ctx.obj = {**(ctx.obj or {}), "progress": progress}
+    if ctx.invoked_subcommand is not None:
+        return
+    learner = _learner(_settings(ctx, progress=progress), profile)
+    scope = learner.scope(domain, task)
+    click.echo(
+        f"Practice from {scope.label}, profile {learner.profile!r}: up to {n} items. "
+        "Type a letter, or q to stop."
+    )
+    seen: set[str] = set()
+    right = asked = 0
+    while asked < n:
+        pick = learner.next(scope, seen)
+        if pick is None:
+            click.echo("\nNothing more to practise here now: every item has been met, none is due.")
+            break
+        item = pick.item
+        _print_item(item, f"{asked + 1}/{n} · {'review' if pick.reason == 'due' else 'new'}")
+        graded = None
+        while graded is None:
+            try:
+                raw = input("> ").strip()
+            except EOFError:
+                raw = "q"
+            if raw.lower() in ("q", "quit", "/quit"):
+                break
+            try:
+                graded = learner.answer(item.id, raw)
+            except TutorError as e:
+                click.secho(str(e), fg="yellow", err=True)
+        if graded is None:
+            break
+        seen.add(item.id)
+        asked += 1
+        right += graded.correct
+        _print_graded(graded, learner.schedule.now())
+    report = learner.report()
+    share = f" ({right / asked:.0%})" if asked else ""
+    click.echo(f"\nScore: {right}/{asked}{share}.")
+    later = _when(report.next_due, learner.schedule.now())
+    click.echo(
+        f"Due now: {report.due} item(s); next review {later}."
+        f" Readiness estimate: {report.readiness:.0%}. See `tutor progress`."
+    )
+
+
+@quiz.command(name="next")
+@profile_option
+@click.option("--domain", type=int, default=None, help="Only this domain (1–4; 0 = fundamentals).")
+@click.option("--task", default=None, help="Only this task statement, e.g. 3.2.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@setting_option("progress", "--progress")
+@click.pass_context
+def quiz_next(
+    ctx: click.Context,
+    profile: str | None,
+    domain: int | None,
+    task: str | None,
+    as_json: bool,
+    progress: Path | None,
+) -> None:
+    """Show the next item for a profile, without its answer.
+
+    Example:
+
+        tutor quiz next --profile alice --task 1.2 --json
+    """
+    from tutor.quiz.session import public_json
+
+    learner = _learner(_settings(ctx, progress=progress or ctx.obj.get("progress")), profile)
+    scope = learner.scope(domain, task)
+    pick = learner.next(scope)
+    if pick is None:
+        report = learner.report()
+        raise TutorError(
+            f"Nothing to practise in {scope.label} now: every item has been met and none is "
+            f"due; the next review is {_when(report.next_due, learner.schedule.now())}."
+        )
+    if as_json:
+        click.echo(json.dumps(public_json(pick.item), ensure_ascii=False))
+    else:
+        _print_item(pick.item, f"{pick.item.id} · {pick.reason}")
+
+
+@quiz.command(name="answer")
+@click.argument("item_id")
+@click.argument("letter")
+@profile_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@setting_option("progress", "--progress")
+@click.pass_context
+def quiz_answer(
+    ctx: click.Context,
+    item_id: str,
+    letter: str,
+    profile: str | None,
+    as_json: bool,
+    progress: Path | None,
+) -> None:
+    """Answer one item by its id; prints right or wrong, the guide's line and its citation.
+
+    Example:
+
+        tutor quiz answer 3f2a9c1e B --json
+    """
+    learner = _learner(_settings(ctx, progress=progress or ctx.obj.get("progress")), profile)
+    graded = learner.answer(item_id, letter)
+    if as_json:
+        click.echo(json.dumps(graded.to_json(), ensure_ascii=False))
+    else:
+        _print_graded(graded, learner.schedule.now())
+
+
+@quiz.command(name="check")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def quiz_check(ctx: click.Context, as_json: bool) -> None:
+    """Measure the item bank's quality gates (size, keys, distractors, duplicates, solver).
+
+    Example:
+
+        tutor quiz check --json
+    """
+    from tutor.embed import Embedder
+    from tutor.index import ensure_index
+    from tutor.quiz.check import check_bank
+    from tutor.quiz.items import load_bank
+
+    settings = _settings(ctx)
+    index, _ = ensure_index(settings, Embedder(), progress=say)
+    result = check_bank(index, load_bank(settings.index_dir))
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:<24} {value}")
+
+
+@cli.command(name="progress")
+@profile_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--export",
+    "export_to",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the profile's progress to this JSON file.",
+)
+@click.option(
+    "--import",
+    "import_from",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Merge a JSON export into the progress database.",
+)
+@setting_option("progress", "--progress")
+@click.pass_context
+def progress_cmd(
+    ctx: click.Context,
+    profile: str | None,
+    as_json: bool,
+    export_to: Path | None,
+    import_from: Path | None,
+    progress: Path | None,
+) -> None:
+    """Show mastery per domain and task, the items due and a readiness estimate.
+
+    Mastery = share right over the last 20 answers (fewer than 5 count as if the rest
+    were wrong) x FSRS retrievability. Readiness weights domains 34/26/22/18%.
+
+    Example:
+
+        tutor progress --profile alice --json      tutor progress --export backup.json
+    """
+    from tutor.quiz.progress import DEFAULT_PROFILE, open_progress
+
+    settings = _settings(ctx, progress=progress)
+    path = settings.progress_path()
+    name = profile or DEFAULT_PROFILE
+    if import_from is not None:
+        try:
+            data = json.loads(import_from.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise TutorError(
+                f"Cannot read {import_from} as JSON ({e}); nothing was imported."
+            ) from None
+        with open_progress(path) as db:
+            added = db.import_json(data, str(import_from))
+        for who, count in added.items():
+            say(f"imported {count} new answer(s) into profile {who!r} in {path}")
+        if profile is None and len(added) == 1:
+            name = next(iter(added))
+    if export_to is not None:
+        with open_progress(path) as db:
+            data = db.export_json([db.require_profile(name)])
+        tmp = export_to.with_name(export_to.name + ".tmp")
+        tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(export_to)
+        answers = len(data["profiles"][name]["reviews"])
+        say(f"wrote profile {name!r} ({answers} answers) to {export_to}")
+        if not as_json:
+            return
+    learner = _learner(settings, name)
+    report = learner.report(must_exist=True)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        return
+    from tutor.quiz.schedule import DOMAIN_NAMES
+
+    now = learner.schedule.now()
+    click.echo(f"Profile {name!r} ({path})")
+    click.echo(f"{'':<44} {'items':>5} {'seen':>5} {'right':>6} {'mastery':>8} {'due':>4}")
+    for d, s in report.domains.items():
+        click.secho(_row(f"Domain {d}: {DOMAIN_NAMES.get(d, '')}", s), bold=True)
+        for t, ts in report.tasks.items():
+            if t.startswith(f"{d}."):
+                click.echo(_row(f"  task {t}", ts))
+    click.echo(
+        f"\nReadiness estimate: {report.readiness:.0%}. Due now: {report.due}; "
+        f"next review {_when(report.next_due, now)}."
+    )
+
+
+def _row(label: str, s: Any) -> str:
+    right = f"{s.correct_share:.0%}" if s.reviews else "–"
+    return f"{label[:44]:<44} {s.items:>5} {s.seen:>5} {right:>6} {s.mastery:>8.0%} {s.due:>4}"
 
 
 def _git_commit() -> str | None:

@@ -48,7 +48,7 @@ def main() -> int:
     from gradio_client import Client
 
     from tutor.config import load_settings
-    from tutor.web import build_app, launch
+    from tutor.web.app import build_app, launch
 
     settings = load_settings()
     app = build_app(settings)

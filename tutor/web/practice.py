@@ -1,0 +1,286 @@
+"""The Practice tab: exam-style items from the guide, graded with the cited lines.
+
+A scope (all, one domain or one task), the item with its options as radio buttons, and
+on submitting: right or wrong, the guide's line, and a citation link that opens the
+highlighted lines in the passage panel, exactly as a chat citation does. "Ask the tutor
+about this" puts a question about the item into the chat and asks it. Below, a bar
+chart of mastery per domain and task, with the number of items due.
+
+The profile belongs to the browser: a name is made up on the first visit and kept in the
+browser's storage (`gr.BrowserState`), so a reload keeps it; typing another name (the
+one used with `tutor quiz --profile`, say) switches to it. Every event reads the
+progress database afresh, so two tabs on one profile agree; what each tab remembers for
+itself is only its session (the items already asked, the current item).
+
+Practice events do not wait behind a chat answer: they use no model and run outside the
+one-at-a-time queue the chat needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from tutor.errors import TutorError
+from tutor.quiz.items import LETTERS, Item
+from tutor.quiz.progress import valid_profile
+from tutor.quiz.schedule import DOMAIN_NAMES, DOMAIN_WEIGHTS, Scope
+from tutor.quiz.session import Learner
+from tutor.web.chat import ChatTab, shown_panel
+from tutor.web.render import _e, feedback_html, item_html, lines_passage_html, progress_html
+
+if TYPE_CHECKING:
+    from tutor.web.app import Runtime
+
+ALL = "all"
+
+
+def scope_choices(items: list[Item], task_titles: dict[str, str]) -> list[tuple[str, str]]:
+    """Dropdown choices: everything, each domain, each task (with the guide's title)."""
+    choices = [("All domains (exam weights)", ALL)]
+    for d in sorted({it.domain for it in items}):
+        choices.append((f"Domain {d}: {DOMAIN_NAMES.get(d, '')}", f"domain:{d}"))
+    tasks = sorted({it.task for it in items if it.task}, key=_task_key)
+    for t in tasks:
+        choices.append((task_titles.get(t, f"Task {t}"), f"task:{t}"))
+    return choices
+
+
+def _task_key(task: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in task.split(".") if p.isdigit())
+
+
+def parse_scope(learner: Learner, key: str | None) -> Scope:
+    kind, _, value = (key or ALL).partition(":")
+    if kind == "domain" and value.isdigit():
+        return learner.scope(domain=int(value))
+    if kind == "task":
+        return learner.scope(task=value)
+    if kind != ALL:
+        raise TutorError(f"Unknown scope {key!r}: pick one from the list.")
+    return learner.scope()
+
+
+def question_about(item: Item, answered: bool) -> str:
+    """What "Ask the tutor about this" asks: the item as a question to the guide."""
+    stem = item.stem.strip()
+    if item.kind == "truefalse":
+        statement = (
+            stem.split(":", 1)[1].strip() if stem.lower().startswith("true or false") else stem
+        )
+        return f"Is it true that {statement.rstrip('.?')}?"
+    if answered:
+        key = item.options[LETTERS.index(item.answer)]
+        return f"{stem} Why is it {key}?"
+    return stem
+
+
+def new_profile_name() -> str:
+    return f"browser-{secrets.token_hex(3)}"
+
+
+@dataclass
+class PracticeTab:
+    scope: gr.Dropdown
+
+
+def build_practice_tab(
+    app: gr.Blocks,
+    tab: gr.Tab,
+    runtime: Runtime,
+    chat: ChatTab,
+    tabs: gr.Tabs,
+    panel_state: gr.State,
+    panel: gr.HTML,
+) -> PracticeTab:
+    """The Practice tab's contents, inside `tab` (the current context) of `app`."""
+
+    def learner(profile: str) -> Learner:
+        if not runtime.ready(timeout=0):
+            raise TutorError(
+                runtime.error or f"The tutor is still starting ({runtime.status}); try again soon."
+            )
+        return runtime.learner(valid_profile(profile or ""))
+
+    def progress_view(profile: str) -> str:
+        try:
+            report = learner(profile).report()
+        except TutorError as e:
+            return f"<p>⚠️ {_e(str(e))}</p>"
+        return progress_html(report, DOMAIN_NAMES, DOMAIN_WEIGHTS)
+
+    def show_next(scope_key: str, profile: str, seen: list[str]) -> tuple[Any, ...]:
+        """(current, item, options, feedback, progress) for the next item in scope."""
+        try:
+            who = learner(profile)
+            pick = who.next(parse_scope(who, scope_key), set(seen or []))
+        except TutorError as e:
+            return None, "", gr.Radio(choices=[], value=None), f"⚠️ {_e(str(e))}", ""
+        if pick is None:
+            report = who.report()
+            return (
+                None,
+                "",
+                gr.Radio(choices=[], value=None),
+                "<p>Nothing more to practise in this scope now: every item has been met "
+                f"and none is due (due across the guide: {report.due}). Pick another "
+                "scope, or come back later.</p>",
+                progress_html(report, DOMAIN_NAMES, DOMAIN_WEIGHTS),
+            )
+        item = pick.item
+        task = f" · task {item.task}" if item.task else ""
+        where = (
+            f"{'Review' if pick.reason == 'due' else 'New'} · domain {item.domain}{task} · "
+            f"{item.kind} · item {item.id}"
+        )
+        options = [
+            (f"{letter}) {opt}", letter) for letter, opt in zip(LETTERS, item.options, strict=False)
+        ]
+        return (
+            {"id": item.id, "answered": False},
+            item_html(item.stem, where),
+            gr.Radio(choices=options, value=None),
+            "",
+            progress_view(profile),
+        )
+
+    def submit(
+        choice: str | None,
+        profile: str,
+        current: dict[str, Any] | None,
+        seen: list[str],
+        panel_list: list[str],
+    ) -> tuple[Any, ...]:
+        """(current, feedback, seen, panel state, panel, progress) after one answer."""
+        seen, panel_list = list(seen or []), list(panel_list or [])
+
+        def out(message: str) -> tuple[Any, ...]:
+            return current, message, seen, panel_list, shown_panel(panel_list), gr.skip()
+
+        if not current:
+            return out("⚠️ No question yet: press <b>Next question</b>.")
+        if current.get("answered"):
+            return out("⚠️ Already answered: press <b>Next question</b> for another.")
+        if not choice:
+            return out("⚠️ Choose one of the options first.")
+        try:
+            graded = learner(profile).answer(current["id"], choice)
+        except TutorError as e:
+            return out(f"⚠️ {_e(str(e))}")
+        seen.append(graded.item.id)
+        anchor = f"cite-quiz-{len(seen)}"
+        c = graded.item.citation
+        panel_list.append(
+            f'<div class="turn-q">Practice: {_e(graded.item.stem)}</div>'
+            + lines_passage_html(
+                anchor,
+                runtime.guide_section(c.section_path, c.start_line),
+                c.start_line,
+                c.end_line,
+                graded.item.explanation,
+                c.section_path,
+            )
+        )
+        current = {**current, "answered": True}
+        return (
+            current,
+            feedback_html(graded, anchor),
+            seen,
+            panel_list,
+            shown_panel(panel_list),
+            progress_view(profile),
+        )
+
+    def ask_tutor(current: dict[str, Any] | None) -> tuple[Any, Any]:
+        item = runtime.item(current["id"]) if current else None
+        if item is None:
+            return gr.skip(), gr.skip()
+        return question_about(item, bool(current and current.get("answered"))), gr.Tabs(
+            selected="chat"
+        )
+
+    def remember(stored: str | None) -> tuple[str, str]:
+        """On page load: the browser's profile, made up on the first visit."""
+        name = stored or new_profile_name()
+        return name, name
+
+    def rename(name: str, stored: str | None) -> tuple[str, str]:
+        try:
+            name = valid_profile(name)
+        except TutorError:
+            name = stored or new_profile_name()
+        return name, name
+
+    # a stable secret: the profile survives a server restart (it only names a profile)
+    secret = hashlib.sha256(f"tutor-profile:{runtime.settings.progress_path()}".encode())
+    stored = gr.BrowserState(None, storage_key="tutor-profile", secret=secret.hexdigest())
+    current = gr.State(None)
+    seen = gr.State([])
+    gr.Markdown(
+        "Exam-style questions made from the guide's own lines. A wrong answer shows the "
+        "line to reread; items come back when they are due (spaced repetition)."
+    )
+    with gr.Row():
+        scope = gr.Dropdown(
+            choices=[("All domains (exam weights)", ALL)],
+            value=ALL,
+            label="Practise",
+            elem_id="quiz-scope",
+            scale=3,
+        )
+        profile = gr.Textbox(
+            label="Profile (optional: a name keeps your progress under it)",
+            elem_id="quiz-profile",
+            scale=2,
+        )
+    stem = gr.HTML("<p>Press <b>Next question</b> to start.</p>", elem_id="quiz-stem")
+    options = gr.Radio(choices=[], label="Your answer", elem_id="quiz-options")
+    with gr.Row():
+        submit_btn = gr.Button("Submit", variant="primary", elem_id="quiz-submit")
+        next_btn = gr.Button("Next question", elem_id="quiz-next")
+        ask_btn = gr.Button("Ask the tutor about this", elem_id="quiz-ask")
+    feedback = gr.HTML("", elem_id="quiz-feedback")
+    with gr.Accordion("Your progress", open=True):
+        progress = gr.HTML("", elem_id="quiz-progress")
+        refresh = gr.Button("Refresh", size="sm", elem_id="quiz-refresh")
+
+    quick = {"concurrency_limit": None}
+    nxt = (show_next, [scope, profile, seen], [current, stem, options, feedback, progress])
+    next_btn.click(*nxt, api_name="quiz_next", **quick)
+    scope.change(*nxt, api_visibility="private", **quick)
+    submit_btn.click(
+        submit,
+        [options, profile, current, seen, panel_state],
+        [current, feedback, seen, panel_state, panel, progress],
+        api_name="quiz_answer",
+        **quick,
+    )
+    refresh.click(progress_view, profile, progress, api_name="quiz_progress", **quick)
+    ask_btn.click(
+        ask_tutor, current, [chat.question, tabs], api_visibility="private", **quick
+    ).then(chat.respond, chat.inputs, chat.outputs, api_visibility="private")
+    profile.blur(rename, [profile, stored], [profile, stored], api_visibility="private", **quick)
+    profile.submit(
+        rename, [profile, stored], [profile, stored], api_visibility="private", **quick
+    ).then(*nxt, api_visibility="private", **quick)
+    app.load(remember, stored, [profile, stored], api_visibility="private", **quick).then(
+        progress_view, profile, progress, api_visibility="private", **quick
+    )
+
+    def first_item(scope_key: str, who: str, seen_ids: list[str], cur: Any) -> tuple[Any, ...]:
+        if cur:  # coming back to the tab keeps the item on screen
+            return (gr.skip(),) * 4 + (progress_view(who),)
+        return show_next(scope_key, who, seen_ids)
+
+    tab.select(
+        first_item,
+        [scope, profile, seen, current],
+        [current, stem, options, feedback, progress],
+        api_visibility="private",
+        **quick,
+    )
+    return PracticeTab(scope)
