@@ -1,9 +1,12 @@
 """Build, save and load the self-describing index under `index/`.
 
 Files: `manifest.json` (format tag, embedding model and dimension, chunker parameters,
-sha256 of every corpus file, chunk count, tutor version, build time), `chunks.jsonl`
-(human-readable, one chunk per line, FAISS row i = line i), `index.faiss` (normalised
-vectors, inner product) and `bm25/` (the bm25s lexical index over the same chunks).
+sha256 of every corpus file, chunk count, tutor version, build time, and the quiz bank's
+count, sha256 and builder), `chunks.jsonl` (human-readable, one chunk per line, FAISS
+row i = line i), `index.faiss` (normalised vectors, inner product), `bm25/` (the bm25s
+lexical index over the same chunks) and `quiz.jsonl` (the practice item bank, one item a
+line; see tutor/quiz/items.py). An index without a bank of the current builder is stale
+and rebuilt.
 
 A build writes into a temporary sibling folder and renames it into place, so an
 interrupted build never leaves a half-written index. `load_index` refuses an index that
@@ -32,6 +35,7 @@ from tutor.corpus import Section, corpus_files, load_corpus, sha256_file
 from tutor.embed import Embedder
 from tutor.errors import IndexCorrupt, IndexMissing, IndexStale, TutorError
 from tutor.ground import Lexicon, Unit, split_units
+from tutor.quiz.items import BANK_FILE, BUILDER, build_bank, write_bank
 from tutor.text import bm25_tokens
 
 FORMAT = "tutor-index/2"
@@ -43,6 +47,7 @@ FILES = (
     "sections.json",
     "units.jsonl",
     "units.npy",
+    "quiz.jsonl",
 )
 
 
@@ -62,6 +67,7 @@ class Index:
     path: Path
     units: dict[str, list[Unit]] = field(default_factory=dict)
     unit_vectors: Any = None
+    corpus_dir: Path | None = None  # the guide it was built from (the quiz bank reads it)
 
     @cached_property
     def lexicon(self) -> Lexicon:
@@ -154,6 +160,21 @@ def build_index(
     unit_rows = [(cid, u) for cid, us in units.items() for u in us]
     say(f"embedding {len(unit_rows)} guide sentences")
     unit_vecs = embedder.embed([unit_embedding_text(by_id[cid].title, u) for cid, u in unit_rows])
+    manifest = _manifest(settings, embedder, chunks, len(unit_rows))
+    section_rows = [_section_json(s) for s in sections]
+    built = Index(
+        manifest,
+        chunks,
+        section_rows,
+        flat,
+        lexical,
+        settings.index_dir,
+        units,
+        unit_vecs,
+        settings.corpus_dir,
+    )
+    bank = build_bank(built, embedder)
+    say(f"built the quiz item bank: {len(bank)} items")
 
     target = settings.index_dir
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -170,14 +191,12 @@ def build_index(
                 fh.write(json.dumps({"chunk_id": cid, "row": u.row, "text": u.text}) + "\n")
         np.save(tmp / "units.npy", unit_vecs.astype(np.float32))
         (tmp / "sections.json").write_text(
-            json.dumps([_section_json(s) for s in sections], ensure_ascii=False, indent=1),
+            json.dumps(section_rows, ensure_ascii=False, indent=1),
             encoding="utf-8",
         )
+        manifest["quiz"] = write_bank(bank, tmp / BANK_FILE)
         # the manifest goes last: a folder without it is never taken for an index
-        (tmp / "manifest.json").write_text(
-            json.dumps(_manifest(settings, embedder, chunks, len(unit_rows)), indent=2),
-            encoding="utf-8",
-        )
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         old = target.with_name(f".{target.name}.old")
         if old.exists():
             shutil.rmtree(old)
@@ -228,6 +247,10 @@ def check_index(settings: Settings) -> dict[str, Any]:
             f"The corpus changed since the index was built ({', '.join(changed)}): "
             f"rebuild with `{REBUILD}`."
         )
+    if not isinstance(manifest.get("quiz"), dict) or manifest["quiz"].get("builder") != BUILDER:
+        raise IndexStale(
+            f"The index has no quiz item bank of builder {BUILDER!r}: rebuild with `{REBUILD}`."
+        )
     missing = [f for f in FILES if not (where / f).exists()] + (
         [] if (where / "bm25").is_dir() else ["bm25/"]
     )
@@ -260,7 +283,9 @@ def load_index(settings: Settings) -> Index:
             f"Index in {where}/ is inconsistent ({len(chunks)} chunks, {vectors.ntotal} "
             f"vectors, manifest says {manifest.get('chunk_count')}): run `{REBUILD}`."
         )
-    index = Index(manifest, chunks, sections, vectors, lexical, where)
+    index = Index(
+        manifest, chunks, sections, vectors, lexical, where, corpus_dir=settings.corpus_dir
+    )
     # units are rebuilt from the chunk text (deterministic), and checked against the store
     index.units = chunk_units(chunks, index.lexicon)
     n_units = sum(len(us) for us in index.units.values())
