@@ -17,13 +17,8 @@ import pytest
 
 from tests.quiz_fixtures import FixedClock, make_bank
 from tutor.errors import TutorError
-from tutor.quiz.progress import (
-    DEFAULT_PROFILE,
-    MIN_REVIEWS,
-    SCHEMA_VERSION,
-    Progress,
-    open_progress,
-)
+from tutor.quiz.mastery import MIN_REVIEWS
+from tutor.quiz.progress import DEFAULT_PROFILE, SCHEMA_VERSION, Progress, open_progress
 from tutor.quiz.schedule import DOMAIN_WEIGHTS, Schedule
 from tutor.quiz.session import Learner, parse_letter
 
@@ -100,9 +95,11 @@ def test_mastery_share_correct_times_retrievability(tmp_path, schedule, clock):
 
 
 def test_an_unknown_profile_is_named_with_those_that_exist(tmp_path: Path):
-    with open_progress(tmp_path / "p.db") as db:
-        with pytest.raises(TutorError, match=r"No profile 'carol' in .*profiles: default"):
-            db.require_profile("carol")
+    with (
+        open_progress(tmp_path / "p.db") as db,
+        pytest.raises(TutorError, match=r"No profile 'carol' in .*profiles: default"),
+    ):
+        db.require_profile("carol")
 
 
 def test_a_corrupt_file_is_refused_and_left_untouched(tmp_path: Path):

@@ -284,18 +284,29 @@ def sections(ctx: click.Context, corpus_dir: Path | None) -> None:
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--share", is_flag=True, help="Also create a public Gradio share link (off).")
 @setting_option("model", "--model")
+@setting_option("progress", "--progress")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, share: bool, model: Path | None) -> None:
-    """Start the web tutor (chat, clickable citations, section browser).
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    share: bool,
+    model: Path | None,
+    progress: Path | None,
+) -> None:
+    """Start the web tutor (chat with clickable citations, section browser, practice).
 
     Example:
 
         tutor serve --port 7860   then open http://127.0.0.1:7860
     """
-    settings = _settings(ctx, model=model)
+    settings = _settings(ctx, model=model, progress=progress)
     from tutor.generate import check_gguf
+    from tutor.quiz.progress import open_progress
 
     check_gguf(settings.gguf_path())  # a bad --model fails here, not in the page
+    with open_progress(settings.progress_path()):
+        pass  # and so does a corrupt or newer progress file
     from tutor.web.app import build_app, launch
 
     click.echo(f"tutor: serving on http://{host}:{port} (Ctrl-C to stop)", err=True)
@@ -536,8 +547,9 @@ def quiz_check(ctx: click.Context, as_json: bool) -> None:
     from tutor.quiz.items import load_bank
 
     settings = _settings(ctx)
-    index, _ = ensure_index(settings, Embedder(), progress=say)
-    result = check_bank(index, load_bank(settings.index_dir))
+    embedder = Embedder()
+    index, _ = ensure_index(settings, embedder, progress=say)
+    result = check_bank(index, load_bank(settings.index_dir), embedder=embedder)
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
     else:

@@ -10,12 +10,8 @@ is not a tutor progress database, or was written by a newer format is refused wi
 `TutorError` that names the file and what to do; it is never written to, let alone
 replaced.
 
-Mastery of a task (or a domain): the share of right answers among its last
-`RECENT` reviews, counting fewer than `MIN_REVIEWS` reviews as if the missing ones were
-wrong, times the mean FSRS retrievability of the items met. A task never practised has
-mastery 0. Readiness is the domain mastery weighted by the exam's domain weights.
-It is an estimate of how much of the guide the learner recalls now, not a predicted
-exam score.
+`report` turns a profile's reviews and cards into mastery per task and domain, the
+number due and readiness (the formulas are in `mastery.py`).
 
 Limits: `import_json` merges reviews and keeps, per item, the card reviewed last; it does
 not replay reviews through FSRS.
@@ -24,10 +20,9 @@ not replay reviews through FSRS.
 from __future__ import annotations
 
 import sqlite3
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,13 +31,12 @@ from fsrs import Card
 
 from tutor.errors import TutorError
 from tutor.quiz.items import Item
-from tutor.quiz.schedule import DOMAIN_WEIGHTS, Schedule, is_due
+from tutor.quiz.mastery import Report, Review, mastery_report
+from tutor.quiz.schedule import Schedule
 
 SCHEMA_VERSION = 1
 EXPORT_FORMAT = "tutor-progress/1"
 DEFAULT_PROFILE = "default"
-RECENT = 20
-MIN_REVIEWS = 5
 
 SCHEMA = """
 CREATE TABLE schema_version (version INTEGER NOT NULL);
@@ -79,65 +73,11 @@ def valid_profile(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class Review:
-    item_id: str
-    domain: int
-    task: str
-    letter: str
-    correct: bool
-    reviewed_at: datetime
-
-
-@dataclass(frozen=True)
 class Answered:
     """What one recorded answer did: the review and the item's card after it."""
 
     review: Review
     card: Card
-
-
-@dataclass
-class Stat:
-    """Progress on one task or domain."""
-
-    items: int = 0  # items in the bank
-    seen: int = 0  # distinct items answered at least once
-    reviews: int = 0
-    correct_share: float = 0.0  # over the last RECENT reviews
-    retrievability: float = 0.0  # mean over the items seen
-    mastery: float = 0.0
-    due: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "items": self.items,
-            "seen": self.seen,
-            "reviews": self.reviews,
-            "correct_share": round(self.correct_share, 3),
-            "retrievability": round(self.retrievability, 3),
-            "mastery": round(self.mastery, 3),
-            "due": self.due,
-        }
-
-
-@dataclass
-class Report:
-    profile: str
-    readiness: float
-    due: int
-    domains: dict[int, Stat] = field(default_factory=dict)
-    tasks: dict[str, Stat] = field(default_factory=dict)
-    next_due: datetime | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "profile": self.profile,
-            "readiness": round(self.readiness, 3),
-            "due": self.due,
-            "next_due": self.next_due.isoformat() if self.next_due else None,
-            "domains": {str(d): s.to_json() for d, s in sorted(self.domains.items())},
-            "tasks": {t: s.to_json() for t, s in self.tasks.items()},
-        }
 
 
 class Progress:
@@ -370,80 +310,6 @@ class Progress:
 
 def _last(card: Card) -> datetime:
     return card.last_review or card.due
-
-
-def mastery_report(
-    profile: str,
-    items: list[Item],
-    reviews: list[Review],
-    cards: dict[str, Card],
-    schedule: Schedule,
-) -> Report:
-    """The numbers behind `tutor progress`; see the module docstring for the formulas."""
-    at = schedule.now()
-    by_id = {it.id: it for it in items}
-    task_of = {it.task: it.domain for it in items if it.task}
-    tasks: dict[str, Stat] = {t: Stat() for t in sorted(task_of, key=_task_key)}
-    domains: dict[int, Stat] = {d: Stat() for d in sorted({it.domain for it in items})}
-    recent_t: dict[str, list[bool]] = defaultdict(list)
-    recent_d: dict[int, list[bool]] = defaultdict(list)
-    for r in reviews:  # oldest first: the lists end with the most recent
-        if r.item_id not in by_id:
-            continue  # an item no longer in the bank (the guide changed)
-        recent_d[r.domain].append(r.correct)
-        if r.task in tasks:
-            recent_t[r.task].append(r.correct)
-    recall_t: dict[str, list[float]] = defaultdict(list)
-    recall_d: dict[int, list[float]] = defaultdict(list)
-    for it in items:
-        if it.task in tasks:
-            tasks[it.task].items += 1
-        domains[it.domain].items += 1
-        card = cards.get(it.id)
-        if card is None:
-            continue
-        r = schedule.retrievability(card, at)
-        due = int(is_due(card, at))
-        recall_d[it.domain].append(r)
-        domains[it.domain].seen += 1
-        domains[it.domain].due += due
-        if it.task in tasks:
-            recall_t[it.task].append(r)
-            tasks[it.task].seen += 1
-            tasks[it.task].due += due
-    for t, s in tasks.items():
-        _fill(s, recent_t[t], recall_t[t])
-    for d, s in domains.items():
-        _fill(s, recent_d[d], recall_d[d])
-    # a domain's mastery is the mean over its tasks, so an untouched task pulls it down
-    for d, s in domains.items():
-        mine = [ts.mastery for t, ts in tasks.items() if task_of[t] == d]
-        if mine:
-            s.mastery = sum(mine) / len(mine)
-    readiness = sum(w * domains[d].mastery for d, w in DOMAIN_WEIGHTS.items() if d in domains)
-    readiness /= sum(w for d, w in DOMAIN_WEIGHTS.items() if d in domains) or 1.0
-    mine_cards = [c for i, c in cards.items() if i in by_id]
-    upcoming = [c.due for c in mine_cards if not is_due(c, at)]
-    return Report(
-        profile=profile,
-        readiness=readiness,
-        due=sum(is_due(c, at) for c in mine_cards),
-        domains=domains,
-        tasks=tasks,
-        next_due=min(upcoming) if upcoming else None,
-    )
-
-
-def _fill(s: Stat, answers: list[bool], recall: list[float]) -> None:
-    recent = answers[-RECENT:]
-    s.reviews = len(answers)
-    s.correct_share = sum(recent) / len(recent) if recent else 0.0
-    s.retrievability = sum(recall) / len(recall) if recall else 0.0
-    s.mastery = (sum(recent) / max(len(recent), MIN_REVIEWS)) * s.retrievability
-
-
-def _task_key(task: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in task.split(".") if p.isdigit())
 
 
 @contextmanager

@@ -15,7 +15,8 @@ from typing import Any
 
 from tutor.errors import TutorError
 from tutor.quiz.items import LETTERS, Item, bank_by_id
-from tutor.quiz.progress import Report, open_progress, valid_profile
+from tutor.quiz.mastery import Report
+from tutor.quiz.progress import open_progress, valid_profile
 from tutor.quiz.schedule import Pick, Schedule, Scope, next_item
 
 TRUE_FALSE_WORDS = {"T": "A", "TRUE": "A", "F": "B", "FALSE": "B"}

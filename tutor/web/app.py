@@ -189,9 +189,7 @@ def build_app(
                 with gr.Tab("Chat", id="chat", elem_id="tab-chat"):
                     chat = build_chat_tab(runtime, settings, panel_state, panel)
                 with gr.Tab("Practice", id="practice", elem_id="tab-practice") as tab:
-                    practice = build_practice_tab(
-                        app, tab, runtime, chat, tabs, panel_state, panel
-                    )
+                    practice = build_practice_tab(app, tab, runtime, chat, tabs, panel_state, panel)
             with gr.Column(scale=2):
                 gr.Markdown(
                     "### Passages\nClick a citation such as [1] to see it here, "

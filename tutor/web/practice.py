@@ -19,6 +19,7 @@ one-at-a-time queue the chat needs.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -65,17 +66,13 @@ def parse_scope(learner: Learner, key: str | None) -> Scope:
     return learner.scope()
 
 
-def question_about(item: Item, answered: bool) -> str:
-    """What "Ask the tutor about this" asks: the item as a question to the guide."""
+def question_about(item: Item) -> str:
+    """What "Ask the tutor about this" asks: the item's stem as a question to the guide
+    (a true/false statement as "Is it true that …?")."""
     stem = item.stem.strip()
     if item.kind == "truefalse":
-        statement = (
-            stem.split(":", 1)[1].strip() if stem.lower().startswith("true or false") else stem
-        )
-        return f"Is it true that {statement.rstrip('.?')}?"
-    if answered:
-        key = item.options[LETTERS.index(item.answer)]
-        return f"{stem} Why is it {key}?"
+        statement = re.sub(r"(?i)^true or false\s*[?:.]?\s*", "", stem).rstrip(".?! ")
+        return f"Is it true that {statement}?"
     return stem
 
 
@@ -199,9 +196,7 @@ def build_practice_tab(
         item = runtime.item(current["id"]) if current else None
         if item is None:
             return gr.skip(), gr.skip()
-        return question_about(item, bool(current and current.get("answered"))), gr.Tabs(
-            selected="chat"
-        )
+        return question_about(item), gr.Tabs(selected="chat")
 
     def remember(stored: str | None) -> tuple[str, str]:
         """On page load: the browser's profile, made up on the first visit."""
@@ -248,28 +243,39 @@ def build_practice_tab(
         progress = gr.HTML("", elem_id="quiz-progress")
         refresh = gr.Button("Refresh", size="sm", elem_id="quiz-refresh")
 
-    quick = {"concurrency_limit": None}
     nxt = (show_next, [scope, profile, seen], [current, stem, options, feedback, progress])
-    next_btn.click(*nxt, api_name="quiz_next", **quick)
-    scope.change(*nxt, api_visibility="private", **quick)
+    next_btn.click(*nxt, api_name="quiz_next", concurrency_limit=None)
+    scope.change(*nxt, api_visibility="private", concurrency_limit=None)
     submit_btn.click(
         submit,
         [options, profile, current, seen, panel_state],
         [current, feedback, seen, panel_state, panel, progress],
         api_name="quiz_answer",
-        **quick,
+        concurrency_limit=None,
     )
-    refresh.click(progress_view, profile, progress, api_name="quiz_progress", **quick)
+    refresh.click(
+        progress_view, profile, progress, api_name="quiz_progress", concurrency_limit=None
+    )
     ask_btn.click(
-        ask_tutor, current, [chat.question, tabs], api_visibility="private", **quick
+        ask_tutor, current, [chat.question, tabs], api_visibility="private", concurrency_limit=None
     ).then(chat.respond, chat.inputs, chat.outputs, api_visibility="private")
-    profile.blur(rename, [profile, stored], [profile, stored], api_visibility="private", **quick)
+    profile.blur(
+        rename,
+        [profile, stored],
+        [profile, stored],
+        api_visibility="private",
+        concurrency_limit=None,
+    ).then(progress_view, profile, progress, api_visibility="private", concurrency_limit=None)
     profile.submit(
-        rename, [profile, stored], [profile, stored], api_visibility="private", **quick
-    ).then(*nxt, api_visibility="private", **quick)
-    app.load(remember, stored, [profile, stored], api_visibility="private", **quick).then(
-        progress_view, profile, progress, api_visibility="private", **quick
-    )
+        rename,
+        [profile, stored],
+        [profile, stored],
+        api_visibility="private",
+        concurrency_limit=None,
+    ).then(*nxt, api_visibility="private", concurrency_limit=None)
+    app.load(
+        remember, stored, [profile, stored], api_visibility="private", concurrency_limit=None
+    ).then(progress_view, profile, progress, api_visibility="private", concurrency_limit=None)
 
     def first_item(scope_key: str, who: str, seen_ids: list[str], cur: Any) -> tuple[Any, ...]:
         if cur:  # coming back to the tab keeps the item on screen
@@ -281,6 +287,6 @@ def build_practice_tab(
         [scope, profile, seen, current],
         [current, stem, options, feedback, progress],
         api_visibility="private",
-        **quick,
+        concurrency_limit=None,
     )
     return PracticeTab(scope)

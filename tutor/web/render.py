@@ -16,7 +16,7 @@ from tutor.answer import Answer, Citation, Sentence
 
 if TYPE_CHECKING:
     from tutor.corpus import Section
-    from tutor.quiz.progress import Report, Stat
+    from tutor.quiz.mastery import Report, Stat
     from tutor.quiz.session import Graded
 
 CSS = """
@@ -34,7 +34,7 @@ table.compare td, table.compare th {
 .quiz-verdict.right { color: #1a7f37; font-weight: 600; }
 .quiz-verdict.wrong { color: #cf222e; font-weight: 600; }
 .bars .bar-row { display: flex; align-items: center; gap: 8px; margin: 2px 0; font-size: 0.9em; }
-.bars .bar-label { width: 16em; flex: none; white-space: nowrap; overflow: hidden;
+.bars .bar-label { width: 21em; flex: none; white-space: nowrap; overflow: hidden;
   text-overflow: ellipsis; }
 .bars .bar-row.task .bar-label { padding-left: 1.2em; }
 .bars .bar-track { flex: 1; background: #eee; border-radius: 3px; height: 0.9em; }
@@ -199,7 +199,7 @@ def feedback_html(g: Graded, anchor: str) -> str:
         '<p class="quiz-verdict right">✓ Right.</p>'
         if g.correct
         else f'<p class="quiz-verdict wrong">✗ Not quite: the answer is {_e(item.answer)}) '
-        f"{_e(key)}.</p>"
+        f"{_e(key.rstrip('.'))}.</p>"
     )
     return (
         f"{verdict}<p>The guide: <i>{_e(item.explanation)}</i></p>"
