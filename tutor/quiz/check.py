@@ -29,13 +29,12 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import re
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tutor.corpus import clean_line
 from tutor.ground import Verifier
+from tutor.quiz.facts import shown_line
 from tutor.quiz.items import LETTERS, Item, Support, claim, near_duplicate_pairs
 
 if TYPE_CHECKING:
@@ -60,8 +59,7 @@ def _cited_lines(index: Index) -> dict[tuple[str, int], str]:
     for name in index.manifest["corpus"]:
         raw = (Path(index.corpus_dir) / name).read_text(encoding="utf-8").splitlines()
         for no, line in enumerate(raw, start=1):
-            text = clean_line(line) or ""
-            out[(name, no)] = re.sub(r"^\s*(?:[-*•]\s+)?", "", text).strip()
+            out[(name, no)] = shown_line(line)
     return out
 
 

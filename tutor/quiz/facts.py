@@ -100,6 +100,13 @@ class Fact:
     context: str = ""  # the scenario of a "solution" fact
 
 
+def shown_line(raw: str) -> str:
+    """A corpus line as an explanation quotes it: markdown, bullet and heading marks
+    dropped, the words verbatim."""
+    text = clean_line(raw) or ""
+    return re.sub(r"^\s*(?:#{1,6}\s+|[-*•]\s+)?", "", text).strip()
+
+
 def canonical(name: str) -> str:
     """A name without markup, aside, or Amazon/AWS prefix, lower-cased: "redshift"."""
     name = re.sub(r"\([^)]*\)", " ", strip_markdown(name))
@@ -194,8 +201,7 @@ class _Reader:
         self.facts: list[Fact] = []
 
     def cleaned(self, no: int) -> str:
-        text = clean_line(self.raw[no - 1]) or ""
-        return re.sub(r"^\s*(?:[-*•]\s+)?", "", text).strip()
+        return shown_line(self.raw[no - 1])
 
     def add(
         self,
