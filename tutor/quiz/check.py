@@ -35,7 +35,14 @@ from typing import TYPE_CHECKING, Any
 
 from tutor.ground import Verifier
 from tutor.quiz.facts import shown_line
-from tutor.quiz.items import LETTERS, Item, Support, claim, near_duplicate_pairs
+from tutor.quiz.items import (
+    LETTERS,
+    Item,
+    Support,
+    claim,
+    key_holds,
+    near_duplicate_pairs,
+)
 
 if TYPE_CHECKING:
     from tutor.embed import Embedder
@@ -73,14 +80,7 @@ def key_supported(item: Item, index: Index, support: Support, lines: dict) -> bo
             break
     else:
         return False  # the explanation is not the text at the citation
-    title = c.section_path.split(" › ")[-1]
-    verifier = Verifier([item.explanation], index.lexicon, titles=[title])
-    if item.kind == "truefalse":
-        said = verifier.check(item.statement).supported
-        if item.answer == "A":
-            return said
-        return not said and not support.holds(item.statement)
-    return verifier.check(claim(item, item.options[LETTERS.index(item.answer)])).supported
+    return key_holds(item, index.lexicon, support)
 
 
 def _blank(item: Item) -> Item:

@@ -73,12 +73,13 @@ _USE = re.compile(
 # Sub-labels that say what kind of line follows, not what it is about.
 DEFINING = frozenset({"definition", "characteristics"})
 GENERIC = DEFINING | frozenset(
-    """use cases|use case|purpose|key features|components|examples|example|scenario|solution|
-    considerations|configuration|optimisation|aws service|aws services|integration|
-    example workflow|approach|error handling|comparison|important to remember|
+    w.strip()
+    for w in """use cases|use case|purpose|key features|components|examples|example|
+    scenario|solution|considerations|configuration|optimisation|aws service|aws services|
+    integration|example workflow|approach|error handling|comparison|important to remember|
     example problem|example question|note|tasks|key services|log types|action|resource|
     principal|version|statement|effect|for further reading on data architecture|
-    common failures|failure handling|definitions""".replace("\n", "").split("|")
+    common failures|failure handling|definitions""".split("|")
 )
 _SKIP_LEADS = frozenset({"or", "and", "to", "with", "in", "for", "of", "the"})
 

@@ -40,8 +40,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tutor.corpus import PATH_SEP
 from tutor.errors import IndexCorrupt, IndexMissing, IndexStale
-from tutor.ground import GENERIC, Checked, Verifier, required_terms, same_claim
+from tutor.ground import GENERIC, Checked, Lexicon, Verifier, required_terms, same_claim
 from tutor.quiz.facts import Fact, aliases, canonical, names_clash, read_facts
 from tutor.text import content_stems
 
@@ -355,7 +356,7 @@ class _Builder:
             yield from sorted(tier, key=lambda c: _key(salt, c.text))
 
     def named_in(self, fact: Fact, name: str) -> bool:
-        text = f"{fact.text} {fact.context}".lower()
+        text = f"{fact.explanation} {fact.context}".lower()
         return any(re.search(r"\b" + re.escape(a) + r"\b", text) for a in aliases(name))
 
     def distractor_names(self, fact: Fact, key: str, statement: str, n: int = 3) -> list[str]:
@@ -431,6 +432,22 @@ def _mentions(stem: str, key: str) -> list[str]:
     return [a for a in aliases(key) if re.search(r"\b" + re.escape(a) + r"\b", low)]
 
 
+def _cited_verifier(explanation: str, section_path: str, lexicon: Lexicon) -> Verifier:
+    """The verifier over an item's cited lines alone (its explanation)."""
+    return Verifier([explanation], lexicon, titles=[section_path.split(PATH_SEP)[-1]])
+
+
+def key_holds(item: Item, lexicon: Lexicon, support: Support) -> bool:
+    """Whether the item's cited lines alone support its key: the claim the key makes
+    (`claim`) passes the verifier over those lines. A "False" key needs the statement
+    unsupported there and by every sentence of the guide."""
+    verifier = _cited_verifier(item.explanation, item.citation.section_path, lexicon)
+    if item.kind == "truefalse":
+        said = verifier.check(item.statement).supported
+        return said if item.answer == "A" else not said and not support.holds(item.statement)
+    return verifier.check(claim(item, item.options[LETTERS.index(item.answer)])).supported
+
+
 def build_bank(index: Index, embedder: Embedder | None = None) -> list[Item]:
     """The item bank of a loaded `tutor.index.Index`, in guide order; the same guide and
     index give the same bank. `index.corpus_dir` must hold the guide the index was built
@@ -443,6 +460,9 @@ def build_bank(index: Index, embedder: Embedder | None = None) -> list[Item]:
     ids: set[str] = set()
     for fact in facts:
         domain, task = domain_task(fact.section.path)
+        cited = _cited_verifier(fact.explanation, fact.section.path_str, index.lexicon)
+        if not cited.check(fact.statement.replace("{}", display(fact.term))).supported:
+            continue  # its own lines do not hold it alone (e.g. it leans on a parent line)
         for kind, stem, options, statement, variant in builder.items(fact):
             stems = set(content_stems(stem))
             if any(len(stems & k) / max(len(stems | k), 1) >= NEAR_JACCARD for k in kept_stems):
@@ -450,28 +470,29 @@ def build_bank(index: Index, embedder: Embedder | None = None) -> list[Item]:
             item_id = _key(kind, variant, fact.explanation, fact.statement)[:12]
             while item_id in ids:
                 item_id = _key(item_id, "again")[:12]
-            ids.add(item_id)
             if kind == "truefalse":
                 shown, answer = ("True", "False"), LETTERS[0 if options[0] == "True" else 1]
             else:
                 shown_list = list(options)
                 random.Random(item_id).shuffle(shown_list)
                 shown, answer = tuple(shown_list), LETTERS[shown_list.index(options[0])]
-            kept_stems.append(stems)
-            items.append(
-                Item(
-                    id=item_id,
-                    kind=kind,
-                    stem=stem,
-                    options=shown,
-                    answer=answer,
-                    explanation=fact.explanation,
-                    citation=ItemCitation(fact.section.path_str, fact.start_line, fact.end_line),
-                    domain=domain,
-                    task=task,
-                    statement=statement,
-                )
+            item = Item(
+                id=item_id,
+                kind=kind,
+                stem=stem,
+                options=shown,
+                answer=answer,
+                explanation=fact.explanation,
+                citation=ItemCitation(fact.section.path_str, fact.start_line, fact.end_line),
+                domain=domain,
+                task=task,
+                statement=statement,
             )
+            if not key_holds(item, index.lexicon, builder.support):
+                continue
+            ids.add(item_id)
+            kept_stems.append(stems)
+            items.append(item)
     if embedder is not None:
         items = drop_near_duplicates(items, embedder)
     return items
