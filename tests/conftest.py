@@ -64,6 +64,22 @@ def tutor(session_settings: Settings, built_index, embedder):
     return Tutor(session_settings, built_index, embedder)
 
 
+@pytest.fixture
+def clock():
+    """A fixed clock for scheduling tests (move it with `clock.t += timedelta(...)`)."""
+    from tests.quiz_fixtures import FixedClock
+
+    return FixedClock()
+
+
+@pytest.fixture
+def schedule(clock):
+    """FSRS on the fixed clock, without interval fuzz."""
+    from tutor.quiz.schedule import Schedule
+
+    return Schedule(clock, fuzz=False)
+
+
 def free_port() -> int:
     import socket
 

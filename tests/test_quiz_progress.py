@@ -15,24 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.quiz_fixtures import FixedClock, make_bank
+from tests.quiz_fixtures import make_bank
 from tutor.errors import TutorError
 from tutor.quiz.mastery import MIN_REVIEWS
 from tutor.quiz.progress import DEFAULT_PROFILE, SCHEMA_VERSION, Progress, open_progress
-from tutor.quiz.schedule import DOMAIN_WEIGHTS, Schedule
+from tutor.quiz.schedule import DOMAIN_WEIGHTS
 from tutor.quiz.session import Learner, parse_letter
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-def schedule(clock: FixedClock) -> Schedule:
-    return Schedule(clock, fuzz=False)
 
 
 def digest(path: Path) -> str:

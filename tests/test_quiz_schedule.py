@@ -13,16 +13,6 @@ from tutor.errors import TutorError
 from tutor.quiz.schedule import DOMAIN_WEIGHTS, Schedule, Scope, next_item
 
 
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-def schedule(clock: FixedClock) -> Schedule:
-    return Schedule(clock, fuzz=False)
-
-
 def test_a_wrong_answer_comes_back_sooner_than_a_right_one(schedule: Schedule):
     at = schedule.now()
     wrong = schedule.review("x", None, correct=False, at=at)

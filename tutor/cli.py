@@ -446,8 +446,8 @@ def quiz(
                 break
             try:
                 graded = learner.answer(item.id, raw)
-            except TutorError as e:
-                click.secho(str(e), fg="yellow", err=True)
+            except TutorError as e:  # part of the dialogue: ask again
+                click.secho(str(e), fg="yellow")
         if graded is None:
             break
         seen.add(item.id)

@@ -25,7 +25,7 @@ from tutor.errors import TutorError
 from tutor.generate import Generator, check_gguf
 from tutor.quiz.schedule import Schedule
 from tutor.web.chat import build_browser, build_chat_tab
-from tutor.web.practice import build_practice_tab, scope_choices
+from tutor.web.practice import build_practice_tab, profile_store, scope_choices
 from tutor.web.render import CSS, JS, _e
 
 if TYPE_CHECKING:
@@ -184,12 +184,15 @@ def build_app(
         status = gr.Markdown(status_text(), elem_id="status")
         panel_state = gr.State([])
         panel = gr.HTML("", elem_id="passages", render=False)
+        stored_profile = profile_store(runtime)
         with gr.Row():
             with gr.Column(scale=3), gr.Tabs(elem_id="tabs") as tabs:
                 with gr.Tab("Chat", id="chat", elem_id="tab-chat"):
                     chat = build_chat_tab(runtime, settings, panel_state, panel)
                 with gr.Tab("Practice", id="practice", elem_id="tab-practice") as tab:
-                    practice = build_practice_tab(app, tab, runtime, chat, tabs, panel_state, panel)
+                    practice = build_practice_tab(
+                        app, tab, stored_profile, runtime, chat, tabs, panel_state, panel
+                    )
             with gr.Column(scale=2):
                 gr.Markdown(
                     "### Passages\nClick a citation such as [1] to see it here, "

@@ -85,16 +85,26 @@ class PracticeTab:
     scope: gr.Dropdown
 
 
+def profile_store(runtime: Runtime) -> gr.BrowserState:
+    """The browser's profile name in its local storage. Made at the page's top level, not
+    inside a tab: a tab's contents mount only when shown, too late for the page's load."""
+    # a stable secret, so the name survives a server restart (it only names a profile)
+    secret = hashlib.sha256(f"tutor-profile:{runtime.settings.progress_path()}".encode())
+    return gr.BrowserState(None, storage_key="tutor-profile", secret=secret.hexdigest())
+
+
 def build_practice_tab(
     app: gr.Blocks,
     tab: gr.Tab,
+    stored: gr.BrowserState,
     runtime: Runtime,
     chat: ChatTab,
     tabs: gr.Tabs,
     panel_state: gr.State,
     panel: gr.HTML,
 ) -> PracticeTab:
-    """The Practice tab's contents, inside `tab` (the current context) of `app`."""
+    """The Practice tab's contents, inside `tab` (the current context) of `app`; the
+    profile name is kept in `stored` (see `profile_store`)."""
 
     def learner(profile: str) -> Learner:
         if not runtime.ready(timeout=0):
@@ -210,9 +220,6 @@ def build_practice_tab(
             name = stored or new_profile_name()
         return name, name
 
-    # a stable secret: the profile survives a server restart (it only names a profile)
-    secret = hashlib.sha256(f"tutor-profile:{runtime.settings.progress_path()}".encode())
-    stored = gr.BrowserState(None, storage_key="tutor-profile", secret=secret.hexdigest())
     current = gr.State(None)
     seen = gr.State([])
     gr.Markdown(
@@ -225,6 +232,8 @@ def build_practice_tab(
             value=ALL,
             label="Practise",
             elem_id="quiz-scope",
+            # the choices arrive once the bank is loaded; parse_scope checks the value
+            allow_custom_value=True,
             scale=3,
         )
         profile = gr.Textbox(
@@ -259,20 +268,14 @@ def build_practice_tab(
     ask_btn.click(
         ask_tutor, current, [chat.question, tabs], api_visibility="private", concurrency_limit=None
     ).then(chat.respond, chat.inputs, chat.outputs, api_visibility="private")
-    profile.blur(
+    gr.on(
+        [profile.blur, profile.submit],
         rename,
         [profile, stored],
         [profile, stored],
         api_visibility="private",
         concurrency_limit=None,
     ).then(progress_view, profile, progress, api_visibility="private", concurrency_limit=None)
-    profile.submit(
-        rename,
-        [profile, stored],
-        [profile, stored],
-        api_visibility="private",
-        concurrency_limit=None,
-    ).then(*nxt, api_visibility="private", concurrency_limit=None)
     app.load(
         remember, stored, [profile, stored], api_visibility="private", concurrency_limit=None
     ).then(progress_view, profile, progress, api_visibility="private", concurrency_limit=None)
