@@ -1,5 +1,6 @@
 """A real browser on the Practice tab: answer an item, click its citation, and see the
-cited lines highlighted in the passage panel (Debian's Chromium through Playwright)."""
+cited lines highlighted in the passage panel; ask the tutor about the item; reload and
+keep the profile (Debian's Chromium through Playwright)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from tests.test_browser import CHROMIUM, FLAGS
 from tutor.quiz.items import load_bank
+from tutor.web.practice import question_about
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -47,6 +49,12 @@ def test_answer_an_item_then_open_its_citation(web_url, session_settings, tmp_pa
         assert key.split()[0].lower() in passage.inner_text().lower()
         expect(passage).to_contain_text(item.citation.section_path.split(" › ")[-1])
         page.screenshot(path=str(tmp_path / "practice.png"), full_page=True)
+        # "Ask the tutor about this" asks the item's stem in the chat, and answers it
+        page.locator("#quiz-ask").click()
+        expect(page.get_by_role("tab", name="Chat")).to_have_attribute("aria-selected", "true")
+        chat = page.locator("#chat")
+        expect(chat).to_contain_text(question_about(item)[:40], timeout=30_000)
+        expect(chat).to_contain_text(re.compile("Sources:|does not cover"), timeout=120_000)
         # a reload keeps the browser's profile and its progress
         page.reload()
         expect(page.locator("#status")).to_contain_text("Ready", timeout=60_000)

@@ -51,12 +51,16 @@ class ChatTab:
     scope_text: Callable[[str | None], str]
 
 
-def build_chat_tab(
-    runtime: Runtime, settings: Settings, panel_state: gr.State, panel: gr.HTML
-) -> ChatTab:
-    """The chat column; its answers add their passages to `panel_state` / `panel`."""
+class Chat:
+    """The chat's event handlers over the shared `Runtime`; the conversation itself
+    (turns, section scope, passage panel) travels in the page's state."""
+
+    def __init__(self, runtime: Runtime, settings: Settings) -> None:
+        self.runtime = runtime
+        self.settings = settings
 
     def respond(
+        self,
         question: str,
         chat: list[dict[str, Any]],
         turns: list[Turn],
@@ -71,10 +75,10 @@ def build_chat_tab(
         panel = list(panel or [])
 
         def out(q_box: str = "") -> tuple[Any, ...]:
-            return (chat, turns, scope, panel, shown_panel(panel), q_box, scope_text(scope))
+            return (chat, turns, scope, panel, shown_panel(panel), q_box, self.scope_text(scope))
 
         try:
-            q = validate_question(question, settings)
+            q = validate_question(question, self.settings)
         except TutorError as e:
             chat.append({"role": "assistant", "content": f"⚠️ {_e(str(e))}"})
             yield out(question)
@@ -83,20 +87,20 @@ def build_chat_tab(
         chat.append({"role": "user", "content": _e(q)})
         chat.append({"role": "assistant", "content": "⏳ searching the guide…"})
         yield out()
-        while not runtime.ready(timeout=0.5):
-            if runtime.error:
-                chat[-1]["content"] = f"⚠️ The tutor could not start: {_e(runtime.error)}"
+        while not self.runtime.ready(timeout=0.5):
+            if self.runtime.error:
+                chat[-1]["content"] = f"⚠️ The tutor could not start: {_e(self.runtime.error)}"
                 yield out()
                 return
-            chat[-1]["content"] = f"⏳ The tutor is starting ({_e(runtime.status)})…"
+            chat[-1]["content"] = f"⏳ The tutor is starting ({_e(self.runtime.status)})…"
             yield out()
-        assert runtime.tutor is not None
+        assert self.runtime.tutor is not None
         try:
-            gen = runtime.generator_for(model or "")
+            gen = self.runtime.generator_for(model or "")
             shown: list[Sentence] = []
             sides: tuple[str, ...] = ()
             prefix = ""
-            for ev in runtime.tutor.ask_stream(
+            for ev in self.runtime.tutor.ask_stream(
                 q,
                 history=turns,
                 k=int(k),
@@ -118,7 +122,9 @@ def build_chat_tab(
                         f'<div class="turn-q">Q{turn}: {_e(q)}</div>'
                         + "".join(
                             passage_html(
-                                turn, c, (runtime.section_by("id", c.section_id) or {}).get("text")
+                                turn,
+                                c,
+                                (self.runtime.section_by("id", c.section_id) or {}).get("text"),
                             )
                             for c in ev.passages
                         )
@@ -134,7 +140,7 @@ def build_chat_tab(
                             "".join(
                                 section_html(f"sec-{turn}-{i}", s)
                                 for i, p in enumerate(ev.nearest_sections)
-                                if (s := runtime.section_by("path", p)) is not None
+                                if (s := self.runtime.section_by("path", p)) is not None
                             )
                         )
                     chat[-1]["content"] = prefix + render_answer(turn, ev)
@@ -154,10 +160,16 @@ def build_chat_tab(
         scope = None  # a section scope applies to one question
         yield out()
 
-    def scope_text(scope: str | None) -> str:
-        s = runtime.section_by("id", scope) if scope else None
+    def scope_text(self, scope: str | None) -> str:
+        s = self.runtime.section_by("id", scope) if scope else None
         return f"🔎 Next question is limited to **{_e(s['path'])}**" if s else ""
 
+
+def build_chat_tab(
+    runtime: Runtime, settings: Settings, panel_state: gr.State, panel: gr.HTML
+) -> ChatTab:
+    """The chat column; its answers add their passages to `panel_state` / `panel`."""
+    h = Chat(runtime, settings)
     turns = gr.State([])
     scope = gr.State(None)
     chat = gr.Chatbot(
@@ -194,8 +206,8 @@ def build_chat_tab(
         )
     outputs = [chat, turns, scope, panel_state, panel, question, scope_md]
     inputs = [question, chat, turns, scope, panel_state, k, model, temperature]
-    send.click(respond, inputs, outputs, api_name="ask")
-    question.submit(respond, inputs, outputs, api_visibility="private")
+    send.click(h.respond, inputs, outputs, api_name="ask")
+    question.submit(h.respond, inputs, outputs, api_visibility="private")
     new.click(
         lambda: ([], [], None, [], "", "", ""),
         outputs=outputs[:5] + [question, scope_md],
@@ -208,7 +220,7 @@ def build_chat_tab(
         api_visibility="private",
         concurrency_limit=None,
     )
-    return ChatTab(question, scope, scope_md, respond, inputs, outputs, scope_text)
+    return ChatTab(question, scope, scope_md, h.respond, inputs, outputs, h.scope_text)
 
 
 def build_browser(

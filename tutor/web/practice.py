@@ -93,37 +93,33 @@ def profile_store(runtime: Runtime) -> gr.BrowserState:
     return gr.BrowserState(None, storage_key="tutor-profile", secret=secret.hexdigest())
 
 
-def build_practice_tab(
-    app: gr.Blocks,
-    tab: gr.Tab,
-    stored: gr.BrowserState,
-    runtime: Runtime,
-    chat: ChatTab,
-    tabs: gr.Tabs,
-    panel_state: gr.State,
-    panel: gr.HTML,
-) -> PracticeTab:
-    """The Practice tab's contents, inside `tab` (the current context) of `app`; the
-    profile name is kept in `stored` (see `profile_store`)."""
+class Practice:
+    """The Practice tab's event handlers, over the shared `Runtime`. Per-page state (the
+    current item, the ids asked in this session, the passage panel) comes in and goes out
+    through the events; nothing about a learner is kept here."""
 
-    def learner(profile: str) -> Learner:
-        if not runtime.ready(timeout=0):
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def learner(self, profile: str) -> Learner:
+        if not self.runtime.ready(timeout=0):
             raise TutorError(
-                runtime.error or f"The tutor is still starting ({runtime.status}); try again soon."
+                self.runtime.error
+                or f"The tutor is still starting ({self.runtime.status}); try again soon."
             )
-        return runtime.learner(valid_profile(profile or ""))
+        return self.runtime.learner(valid_profile(profile or ""))
 
-    def progress_view(profile: str) -> str:
+    def progress_view(self, profile: str) -> str:
         try:
-            report = learner(profile).report()
+            report = self.learner(profile).report()
         except TutorError as e:
             return f"<p>⚠️ {_e(str(e))}</p>"
         return progress_html(report, DOMAIN_NAMES, DOMAIN_WEIGHTS)
 
-    def show_next(scope_key: str, profile: str, seen: list[str]) -> tuple[Any, ...]:
+    def show_next(self, scope_key: str, profile: str, seen: list[str]) -> tuple[Any, ...]:
         """(current, item, options, feedback, progress) for the next item in scope."""
         try:
-            who = learner(profile)
+            who = self.learner(profile)
             pick = who.next(parse_scope(who, scope_key), set(seen or []))
         except TutorError as e:
             return None, "", gr.Radio(choices=[], value=None), f"⚠️ {_e(str(e))}", ""
@@ -152,10 +148,11 @@ def build_practice_tab(
             item_html(item.stem, where),
             gr.Radio(choices=options, value=None),
             "",
-            progress_view(profile),
+            self.progress_view(profile),
         )
 
     def submit(
+        self,
         choice: str | None,
         profile: str,
         current: dict[str, Any] | None,
@@ -175,7 +172,7 @@ def build_practice_tab(
         if not choice:
             return out("⚠️ Choose one of the options first.")
         try:
-            graded = learner(profile).answer(current["id"], choice)
+            graded = self.learner(profile).answer(current["id"], choice)
         except TutorError as e:
             return out(f"⚠️ {_e(str(e))}")
         seen.append(graded.item.id)
@@ -185,7 +182,7 @@ def build_practice_tab(
             f'<div class="turn-q">Practice: {_e(graded.item.stem)}</div>'
             + lines_passage_html(
                 anchor,
-                runtime.guide_section(c.section_path, c.start_line),
+                self.runtime.guide_section(c.section_path, c.start_line),
                 c.start_line,
                 c.end_line,
                 graded.item.explanation,
@@ -199,20 +196,22 @@ def build_practice_tab(
             seen,
             panel_list,
             shown_panel(panel_list),
-            progress_view(profile),
+            self.progress_view(profile),
         )
 
-    def ask_tutor(current: dict[str, Any] | None) -> tuple[Any, Any]:
-        item = runtime.item(current["id"]) if current else None
+    def ask_tutor(self, current: dict[str, Any] | None) -> tuple[Any, Any]:
+        item = self.runtime.item(current["id"]) if current else None
         if item is None:
             return gr.skip(), gr.skip()
         return question_about(item), gr.Tabs(selected="chat")
 
+    @staticmethod
     def remember(stored: str | None) -> tuple[str, str]:
         """On page load: the browser's profile, made up on the first visit."""
         name = stored or new_profile_name()
         return name, name
 
+    @staticmethod
     def rename(name: str, stored: str | None) -> tuple[str, str]:
         try:
             name = valid_profile(name)
@@ -220,6 +219,28 @@ def build_practice_tab(
             name = stored or new_profile_name()
         return name, name
 
+    def first_item(
+        self, scope_key: str, profile: str, seen: list[str], current: Any
+    ) -> tuple[Any, ...]:
+        """On opening the tab: the next item, unless one is already on screen."""
+        if current:
+            return (gr.skip(),) * 4 + (self.progress_view(profile),)
+        return self.show_next(scope_key, profile, seen)
+
+
+def build_practice_tab(
+    app: gr.Blocks,
+    tab: gr.Tab,
+    stored: gr.BrowserState,
+    runtime: Runtime,
+    chat: ChatTab,
+    tabs: gr.Tabs,
+    panel_state: gr.State,
+    panel: gr.HTML,
+) -> PracticeTab:
+    """The Practice tab's contents, inside `tab` (the current context) of `app`; the
+    profile name is kept in `stored` (see `profile_store`)."""
+    h = Practice(runtime)
     current = gr.State(None)
     seen = gr.State([])
     gr.Markdown(
@@ -252,41 +273,40 @@ def build_practice_tab(
         progress = gr.HTML("", elem_id="quiz-progress")
         refresh = gr.Button("Refresh", size="sm", elem_id="quiz-refresh")
 
-    nxt = (show_next, [scope, profile, seen], [current, stem, options, feedback, progress])
+    nxt = (h.show_next, [scope, profile, seen], [current, stem, options, feedback, progress])
     next_btn.click(*nxt, api_name="quiz_next", concurrency_limit=None)
     scope.change(*nxt, api_visibility="private", concurrency_limit=None)
     submit_btn.click(
-        submit,
+        h.submit,
         [options, profile, current, seen, panel_state],
         [current, feedback, seen, panel_state, panel, progress],
         api_name="quiz_answer",
         concurrency_limit=None,
     )
     refresh.click(
-        progress_view, profile, progress, api_name="quiz_progress", concurrency_limit=None
+        h.progress_view, profile, progress, api_name="quiz_progress", concurrency_limit=None
     )
     ask_btn.click(
-        ask_tutor, current, [chat.question, tabs], api_visibility="private", concurrency_limit=None
+        h.ask_tutor,
+        current,
+        [chat.question, tabs],
+        api_visibility="private",
+        concurrency_limit=None,
     ).then(chat.respond, chat.inputs, chat.outputs, api_visibility="private")
     gr.on(
         [profile.blur, profile.submit],
-        rename,
+        h.rename,
         [profile, stored],
         [profile, stored],
         api_visibility="private",
         concurrency_limit=None,
-    ).then(progress_view, profile, progress, api_visibility="private", concurrency_limit=None)
+    ).then(h.progress_view, profile, progress, api_visibility="private", concurrency_limit=None)
     app.load(
-        remember, stored, [profile, stored], api_visibility="private", concurrency_limit=None
-    ).then(progress_view, profile, progress, api_visibility="private", concurrency_limit=None)
-
-    def first_item(scope_key: str, who: str, seen_ids: list[str], cur: Any) -> tuple[Any, ...]:
-        if cur:  # coming back to the tab keeps the item on screen
-            return (gr.skip(),) * 4 + (progress_view(who),)
-        return show_next(scope_key, who, seen_ids)
+        h.remember, stored, [profile, stored], api_visibility="private", concurrency_limit=None
+    ).then(h.progress_view, profile, progress, api_visibility="private", concurrency_limit=None)
 
     tab.select(
-        first_item,
+        h.first_item,
         [scope, profile, seen, current],
         [current, stem, options, feedback, progress],
         api_visibility="private",
