@@ -98,11 +98,15 @@ class Solver:
 
     def scores(self, item: Item, vecs: dict[str, Any]) -> list[tuple[bool, float]]:
         """(supported, coverage) of each option's claim against the passages retrieved
-        for that claim."""
+        for that claim. `vecs` holds query embeddings computed in one batch (a query
+        missing from it is embedded by the retriever)."""
+        from tutor.retrieve import expand
+
         out = []
         for option in item.options:
             text = claim(item, option)
-            hits = self.retriever.search(text, SOLVER_K, qvec=vecs.get(text))
+            query = expand(text, self.retriever.acronyms)  # as the retriever would
+            hits = self.retriever.search(query, SOLVER_K, qvec=vecs.get(query))
             verifier = Verifier(
                 [h.chunk.text for h in hits],
                 self.index.lexicon,
@@ -186,13 +190,15 @@ def check_bank(
 ) -> dict[str, Any]:
     """The quality figures of a bank (keys: see the module docstring)."""
     from tutor.embed import Embedder
-    from tutor.retrieve import Retriever
+    from tutor.retrieve import Retriever, expand
 
     embedder = embedder or Embedder()
     retriever = retriever or Retriever(index, embedder)
     support = Support(index)
     lines = _cited_lines(index)
     texts = sorted({claim(it, o) for it in items for o in it.options})
+    # the solver's queries, acronyms expanded, embedded in the same batch
+    texts = sorted(set(texts) | {expand(t, retriever.acronyms) for t in texts})
     vecs = dict(zip(texts, embedder.embed(texts), strict=True)) if texts else {}
 
     solver = Solver(index, embedder, retriever)
