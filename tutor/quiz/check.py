@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections import Counter
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tutor.ground import Verifier
@@ -40,6 +39,7 @@ from tutor.quiz.items import (
     Item,
     Support,
     claim,
+    guide_files,
     key_holds,
     near_duplicate_pairs,
 )
@@ -63,10 +63,10 @@ SOLVER_K = 4  # passages retrieved per option claim
 def _cited_lines(index: Index) -> dict[tuple[str, int], str]:
     """(file, line number) -> the cleaned text of that corpus line."""
     out: dict[tuple[str, int], str] = {}
-    for name in index.manifest["corpus"]:
-        raw = (Path(index.corpus_dir) / name).read_text(encoding="utf-8").splitlines()
+    for path in guide_files(index):
+        raw = path.read_text(encoding="utf-8").splitlines()
         for no, line in enumerate(raw, start=1):
-            out[(name, no)] = shown_line(line)
+            out[(path.name, no)] = shown_line(line)
     return out
 
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tutor.corpus import PATH_SEP
-from tutor.errors import IndexCorrupt, IndexMissing, IndexStale
+from tutor.errors import IndexCorrupt, IndexMissing, IndexStale, TutorError
 from tutor.ground import GENERIC, Checked, Lexicon, Verifier, required_terms, same_claim
 from tutor.quiz.facts import Fact, aliases, canonical, names_clash, read_facts
 from tutor.text import content_stems
@@ -448,12 +448,18 @@ def key_holds(item: Item, lexicon: Lexicon, support: Support) -> bool:
     return verifier.check(claim(item, item.options[LETTERS.index(item.answer)])).supported
 
 
+def guide_files(index: Index) -> list[Path]:
+    """The corpus files the index was built from (its manifest names them)."""
+    if index.corpus_dir is None:
+        raise TutorError("This index does not know its corpus folder: load it with load_index.")
+    return [Path(index.corpus_dir) / name for name in sorted(index.manifest["corpus"])]
+
+
 def build_bank(index: Index, embedder: Embedder | None = None) -> list[Item]:
     """The item bank of a loaded `tutor.index.Index`, in guide order; the same guide and
     index give the same bank. `index.corpus_dir` must hold the guide the index was built
     from (the index's manifest checks its hash)."""
-    files = [Path(index.corpus_dir) / name for name in sorted(index.manifest["corpus"])]
-    facts = read_facts(files)
+    facts = read_facts(guide_files(index))
     builder = _Builder(facts, Support(index))
     items: list[Item] = []
     kept_stems: list[set[str]] = []
@@ -470,6 +476,7 @@ def build_bank(index: Index, embedder: Embedder | None = None) -> list[Item]:
             item_id = _key(kind, variant, fact.explanation, fact.statement)[:12]
             while item_id in ids:
                 item_id = _key(item_id, "again")[:12]
+            shown: tuple[str, ...]
             if kind == "truefalse":
                 shown, answer = ("True", "False"), LETTERS[0 if options[0] == "True" else 1]
             else:
