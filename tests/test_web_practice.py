@@ -64,7 +64,7 @@ def test_the_progress_chart_has_a_bar_per_domain_and_task():
     report = mastery_report("<me>", items, [], {}, Schedule(FixedClock(), fuzz=False))
     chart = progress_html(report, DOMAIN_NAMES, DOMAIN_WEIGHTS)
     assert chart.count('class="bar-row domain"') == 5 and chart.count('class="bar-row task"') == 17
-    assert "&lt;me&gt;" in chart and "exam weight 34%" in chart and "width:0%" in chart
+    assert "&lt;me&gt;" in chart and "34% of the exam" in chart and "width:0%" in chart
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ table.compare td, table.compare th {
 .bars .bar-track { flex: 1; background: #eee; border-radius: 3px; height: 0.9em; }
 .bars .bar-fill { background: #3b82f6; height: 100%; border-radius: 3px; }
 .bars .bar-row.task .bar-fill { background: #93c5fd; }
-.bars .bar-value { width: 11em; flex: none; color: #555; }
+.bars .bar-value { width: 15em; flex: none; color: #555; }
 """
 
 # Citation links are plain anchors (#cite-…); this delegated handler shows the target
@@ -212,8 +212,8 @@ def progress_html(report: Report, domain_names: dict[int, str], weights: dict[in
     """A bar chart of mastery per domain, with its tasks below it, plus due and readiness."""
     rows: list[str] = []
     for d, s in report.domains.items():
-        weight = f", exam weight {weights[d]:.0%}" if d in weights else ""
-        rows.append(_bar("domain", f"Domain {d}: {domain_names.get(d, '')}{weight}", s))
+        weight = f" · {weights[d]:.0%} of the exam" if d in weights else ""
+        rows.append(_bar("domain", f"Domain {d}: {domain_names.get(d, '')}", s, weight))
         for t, ts in report.tasks.items():
             if t.startswith(f"{d}."):
                 rows.append(_bar("task", f"Task {t}", ts))
@@ -224,9 +224,9 @@ def progress_html(report: Report, domain_names: dict[int, str], weights: dict[in
     )
 
 
-def _bar(kind: str, label: str, s: Stat) -> str:
+def _bar(kind: str, label: str, s: Stat, note: str = "") -> str:
     pct = round(100 * s.mastery)
-    seen = f"{s.seen}/{s.items} seen" + (f", {s.due} due" if s.due else "")
+    seen = f"{s.seen}/{s.items} seen" + (f", {s.due} due" if s.due else "") + note
     return (
         f'<div class="bar-row {kind}" title="{_e(label)}"><span class="bar-label">{_e(label)}'
         f'</span><span class="bar-track"><span class="bar-fill" style="width:{pct}%; '
