@@ -21,7 +21,7 @@ from typing import Any
 from fsrs import Card
 
 from tutor.quiz.items import Item
-from tutor.quiz.schedule import DOMAIN_WEIGHTS, Schedule, is_due
+from tutor.quiz.schedule import DOMAIN_WEIGHTS, Schedule, is_due, task_order
 
 RECENT = 20
 MIN_REVIEWS = 5
@@ -94,7 +94,7 @@ def mastery_report(
     at = schedule.now()
     by_id = {it.id: it for it in items}
     task_of = {it.task: it.domain for it in items if it.task}
-    tasks: dict[str, Stat] = {t: Stat() for t in sorted(task_of, key=_task_key)}
+    tasks: dict[str, Stat] = {t: Stat() for t in sorted(task_of, key=task_order)}
     domains: dict[int, Stat] = {d: Stat() for d in sorted({it.domain for it in items})}
     recent_t: dict[str, list[bool]] = defaultdict(list)
     recent_d: dict[int, list[bool]] = defaultdict(list)
@@ -151,7 +151,3 @@ def _fill(s: Stat, answers: list[bool], recall: list[float]) -> None:
     s.correct_share = sum(recent) / len(recent) if recent else 0.0
     s.retrievability = sum(recall) / len(recall) if recall else 0.0
     s.mastery = (sum(recent) / max(len(recent), MIN_REVIEWS)) * s.retrievability
-
-
-def _task_key(task: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in task.split(".") if p.isdigit())

@@ -159,7 +159,7 @@ def next_item(
     met_in_task = Counter(it.task for it in met)
     task = min(
         {it.task for it in fresh},
-        key=lambda t: (mastery.get(t, 0.0), met_in_task[t], _task_order(t)),
+        key=lambda t: (mastery.get(t, 0.0), met_in_task[t], task_order(t)),
     )
     fresh = [it for it in fresh if it.task == task]
     kinds_met = Counter(it.kind for it in met if it.task == task)
@@ -178,8 +178,8 @@ def _domain_below_weight(met: list[Item], available: set[int]) -> int:
     return min(available, key=deficit)
 
 
-def _task_order(task: str) -> tuple[int, ...]:
-    """ "1.10" after "1.9"; "" (no task) last."""
+def task_order(task: str) -> tuple[int, ...]:
+    """A sort key for task numbers: "1.10" after "1.9"; "" (no task) last."""
     if not task:
         return (99,)
     return tuple(int(p) for p in task.split(".") if p.isdigit())

@@ -29,7 +29,7 @@ import gradio as gr
 from tutor.errors import TutorError
 from tutor.quiz.items import LETTERS, Item
 from tutor.quiz.progress import valid_profile
-from tutor.quiz.schedule import DOMAIN_NAMES, DOMAIN_WEIGHTS, Scope
+from tutor.quiz.schedule import DOMAIN_NAMES, DOMAIN_WEIGHTS, Scope, task_order
 from tutor.quiz.session import Learner
 from tutor.web.chat import ChatTab, shown_panel
 from tutor.web.render import _e, feedback_html, item_html, lines_passage_html, progress_html
@@ -45,14 +45,10 @@ def scope_choices(items: list[Item], task_titles: dict[str, str]) -> list[tuple[
     choices = [("All domains (exam weights)", ALL)]
     for d in sorted({it.domain for it in items}):
         choices.append((f"Domain {d}: {DOMAIN_NAMES.get(d, '')}", f"domain:{d}"))
-    tasks = sorted({it.task for it in items if it.task}, key=_task_key)
+    tasks = sorted({it.task for it in items if it.task}, key=task_order)
     for t in tasks:
         choices.append((task_titles.get(t, f"Task {t}"), f"task:{t}"))
     return choices
-
-
-def _task_key(task: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in task.split(".") if p.isdigit())
 
 
 def parse_scope(learner: Learner, key: str | None) -> Scope:
