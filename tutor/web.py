@@ -26,7 +26,7 @@ from tutor.answer import Answer, Citation, Retrieved, Sentence, Tutor, validate_
 from tutor.config import Settings
 from tutor.conversation import Turn
 from tutor.errors import TutorError
-from tutor.generate import Generator, check_gguf
+from tutor.generate import Drafter, drafter_for
 
 EXAMPLES = [
     "When should I pick Amazon EMR over AWS Glue?",
@@ -82,7 +82,7 @@ class Runtime:
         self.error: str | None = None
         self.status = "ready" if tutor else "starting"
         self._done = threading.Event()
-        self._generators: dict[str, Generator] = {}
+        self._generators: dict[str, Drafter] = {}
         self._lock = threading.Lock()
         if tutor:
             self._done.set()
@@ -97,7 +97,7 @@ class Runtime:
 
         try:
             self.status = "checking the index…"
-            check_gguf(self.settings.gguf_path())
+            drafter = drafter_for(self.settings)
             embedder = Embedder()
 
             def say(msg: str) -> None:
@@ -105,7 +105,7 @@ class Runtime:
 
             index, _ = ensure_index(self.settings, embedder, progress=say)
             self.status = "loading the embedding model and the language model…"
-            tutor = Tutor(self.settings, index, embedder)
+            tutor = Tutor(self.settings, index, embedder, drafter)
             tutor.warm_up()
             self.tutor = tutor
             self.status = "ready"
@@ -119,17 +119,17 @@ class Runtime:
     def ready(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout) and self.tutor is not None
 
-    def generator_for(self, path: str) -> Generator | None:
-        """None for the default model; otherwise a cached Generator for that GGUF path."""
+    def generator_for(self, path: str) -> Drafter | None:
+        """None for the default model; otherwise a cached drafter for that GGUF path."""
         path = path.strip()
         default = getattr(self.tutor.generator, "path", None) if self.tutor else None
         if not path or self.tutor is None or Path(path) == default:
             return None
         with self._lock:
             if path not in self._generators:
-                check_gguf(Path(path))
-                gen = Generator(self.settings.with_overrides(model=path))
-                gen.load()
+                # a path always means a GGUF in this process, whatever the backend
+                gen = drafter_for(self.settings.with_overrides(model=path, llm_url=""))
+                gen.warm_up()
                 self._generators[path] = gen
             return self._generators[path]
 
@@ -401,7 +401,7 @@ def build_app(settings: Settings, tutor: Tutor | None = None) -> gr.Blocks:
                     k = gr.Slider(1, 10, value=settings.k, step=1, label="Passages (k)")
                     model = gr.Textbox(
                         label="Model file (a GGUF path on the server; empty = default)",
-                        placeholder=str(settings.gguf_path()),
+                        placeholder=str(settings.model or "the packaged SmolLM2 GGUF"),
                         elem_id="model",
                     )
                     temperature = gr.Slider(
