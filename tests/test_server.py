@@ -77,9 +77,11 @@ def test_usage_and_timings_come_back_from_the_server(session_settings, llm_serve
     server = drafter_for(session_settings.with_overrides(llm_url=llm_server))
     usage = Usage()
     messages = [{"role": "user", "content": "Say hello."}]
-    text = "".join(server.stream(messages, 16, 0.0, usage))
-    assert text.strip() and usage.prompt_tokens > 0 and 0 < usage.completion_tokens <= 16
-    assert usage.first_token_s is not None and usage.first_token_s > 0 and usage.decode_s >= 0
+    pieces = list(server.stream(messages, 16, 0.0, usage))
+    assert "".join(pieces).strip() and 0 < usage.completion_tokens <= 16
+    # counted as they came, or as the server reported them (some servers report usage)
+    assert usage.completion_tokens in (len(pieces), 16) and usage.prompt_tokens >= 0
+    assert usage.first_token_s is not None and usage.first_token_s > 0 and usage.decode_s > 0
 
 
 @pytest.mark.slow
@@ -161,7 +163,7 @@ def test_a_server_that_dies_mid_reply_raises_cut_off_after_its_text(fake):
 
 @pytest.mark.slow
 def test_an_answer_cut_off_by_a_dying_server_keeps_its_verified_sentences(fake, workdir):
-    server = fake("dies", pieces=("Amazon MSK is a fully managed service", " for Apache"))
+    server = fake("dies", pieces=("MSK runs Kafka for you. It also", " rebalances brokers"))
     r = run("ask", "What is Amazon MSK?", "--llm-url", server.url, "--json")
     assert r.exit_code == 0, r.output
     ans = json.loads(r.output)
@@ -170,5 +172,6 @@ def test_an_answer_cut_off_by_a_dying_server_keeps_its_verified_sentences(fake, 
     assert shown[0]["source"] == "guide" and shown[0]["citations"]
     assert shown[-1]["source"] == "note" and "cut off" in shown[-1]["text"]
     assert "closed the connection" in shown[-1]["reason"]
-    assert not any("for Apache" in s["text"] for s in ans["sentences"])
+    # the unfinished sentence was never judged, let alone shown
+    assert not any("rebalances" in s["text"] for s in ans["sentences"])
     assert ans["citations"] and not ans["abstained"]

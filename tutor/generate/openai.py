@@ -55,7 +55,7 @@ class ServerDrafter:
             raise TutorError("No server URL: pass --llm-url http://HOST:PORT/v1.")
         self.url = settings.llm_url.rstrip("/")
         self.requested = settings.llm_model
-        self.served: str | None = None  # the name the server gives its model
+        self.served: str | None = None  # the one model /models lists, when none is asked for
         self.read_timeout = settings.llm_read_timeout
         self._timeout = httpx.Timeout(
             connect=settings.llm_connect_timeout,
@@ -168,8 +168,9 @@ class ServerDrafter:
             )
 
     def _deltas(self, r: httpx.Response, usage: Usage, reply: _Reply) -> Iterator[str]:
-        """The text of each streamed chunk; notes the model's name, the server's token
-        counts, and whether the reply finished."""
+        """The text of each streamed chunk; notes the server's token counts and whether
+        the reply finished. (A chunk's "model" is not trusted: some servers echo the
+        name they were asked for.)"""
         for data in _events(r.iter_lines()):
             if data == "[DONE]":
                 reply.finished = True
@@ -182,7 +183,6 @@ class ServerDrafter:
                     + str(err.get("message", err) if isinstance(err, dict) else err),
                     usage.first_token_s is not None,
                 )
-            self.served = chunk.get("model") or self.served
             if isinstance(chunk.get("usage"), dict):  # the last chunk: the server's count
                 u = chunk["usage"]
                 usage.prompt_tokens = int(u.get("prompt_tokens") or 0)
