@@ -59,9 +59,10 @@ def test_the_cli_flag_types_come_from_the_settings():
     assert params["model"].type.name == "path"
 
 
-def test_a_server_url_must_be_http():
+@pytest.mark.parametrize("url", ["127.0.0.1:8080", "http://", "ftp://example.org/v1"])
+def test_a_server_url_must_be_http_with_a_host(url):
     with pytest.raises(TutorError, match="is not an http"):
-        load_settings(env={"TUTOR_LLM_URL": "127.0.0.1:8080"})
+        load_settings(env={"TUTOR_LLM_URL": url})
 
 
 def test_the_api_key_is_a_setting_that_reports_leave_out():

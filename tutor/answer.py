@@ -5,7 +5,9 @@ within milliseconds, before the model has said anything), the guide lines chosen
 answer (also known then, so the first cited words come right after retrieval), each
 model `Sentence` that the verifier finds supported *and* that answers the question with
 something not already shown, then the final `Answer`. Text is never shown before it is
-verified: streaming is per verified sentence.
+verified: streaming is per verified sentence. If the model stops mid-reply (a model
+server that dies or goes silent), the sentences verified so far stay and the answer ends
+with a note that it was cut off; the unfinished sentence is never judged.
 
 The stages live in their own modules: `question.py` reads the question (subject, answer
 type, shape, parts), `retrieve.py` finds one passage per section (per part for compare

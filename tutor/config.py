@@ -14,6 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tutor.errors import TutorError
 
@@ -151,9 +152,11 @@ def _validated(s: Settings) -> Settings:
             raise TutorError(f"Setting {name!r}={v} is out of range [{lo}, {hi}].")
     if s.chunk_overlap >= s.chunk_size:
         raise TutorError("chunk_overlap must be smaller than chunk_size.")
-    if s.llm_url is not None and not s.llm_url.startswith(("http://", "https://")):
+    if s.llm_url is not None and (
+        not s.llm_url.startswith(("http://", "https://")) or not urlsplit(s.llm_url).hostname
+    ):
         raise TutorError(
-            f"llm_url {s.llm_url!r} is not an http(s) URL: pass e.g. "
+            f"llm_url {s.llm_url!r} is not an http(s) URL with a host: pass e.g. "
             "--llm-url http://127.0.0.1:8080/v1"
         )
     return s
