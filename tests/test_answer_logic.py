@@ -136,6 +136,25 @@ def test_a_fact_leads_with_the_defining_line_without_paraphrases_or_filler(small
     assert streamed == shown
 
 
+def test_a_model_that_dies_mid_answer_keeps_what_was_verified_and_says_so(small):
+    whole = "Whole sentence one about Lake Formation. Half a sent"
+    tutor, gen = tutor_with(small, whole)
+    tutor.generator = FakeGenerator(whole, cut_after=whole.index("Half"))
+    events = list(tutor.ask_stream("What is AWS Lake Formation used for?"))
+    ans = events[-1]
+    assert isinstance(ans, Answer) and not ans.abstained
+    streamed = [e for e in events if isinstance(e, Sentence)]
+    # everything shown before the cut stays, in order, and the answer ends saying so
+    assert ans.sentences[: len(streamed)] == streamed and streamed[0].source == "guide"
+    assert streamed[-1].source == "note" and "cut off" in streamed[-1].text
+    assert "the fake model died" in streamed[-1].reason
+    assert ans.answer.endswith("this answer may be incomplete.")
+    # the whole sentence the model finished was judged; the unfinished one never was
+    judged = {s.text for s in ans.sentences}
+    assert any("Whole sentence one" in t for t in judged)
+    assert not any("Half" in t for t in judged)
+
+
 def test_a_comparison_shows_each_side_from_the_guides_own_comparison(small):
     tutor, _ = tutor_with(small, "")
     ans = tutor.ask("When should I pick EMR over Glue?")

@@ -40,7 +40,33 @@ def test_bad_toml_is_named(tmp_path: Path):
         load_settings(env={})
 
 
-def test_model_setting_overrides_packaged_default(tmp_path: Path):
-    assert load_settings(env={"TUTOR_MODEL": str(tmp_path / "m.gguf")}).gguf_path() == (
-        tmp_path / "m.gguf"
-    )
+def test_text_settings_stay_text_and_paths_become_paths(tmp_path: Path):
+    (tmp_path / "tutor.toml").write_text('llm_model = "~/models/qwen"\nmodel = "~/m.gguf"\n')
+    s = load_settings(env={"TUTOR_LLM_URL": "http://127.0.0.1:8080/v1"})
+    assert s.llm_model == "~/models/qwen" and s.llm_url == "http://127.0.0.1:8080/v1"
+    assert s.model == Path("~/m.gguf").expanduser()
+    (tmp_path / "tutor.toml").write_text("llm_model = 3\n")
+    with pytest.raises(TutorError, match="'llm_model' must be a str, got 3"):
+        load_settings(env={})
+
+
+def test_the_cli_flag_types_come_from_the_settings():
+    from tutor.cli import cli
+
+    params = {p.name: p for p in cli.commands["ask"].params}
+    assert params["llm_model"].type.name == "text"
+    assert params["llm_read_timeout"].type.name == "float"
+    assert params["model"].type.name == "path"
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8080", "http://", "ftp://example.org/v1"])
+def test_a_server_url_must_be_http_with_a_host(url):
+    with pytest.raises(TutorError, match="is not an http"):
+        load_settings(env={"TUTOR_LLM_URL": url})
+
+
+def test_the_api_key_is_a_setting_that_reports_leave_out():
+    s = load_settings(env={"TUTOR_LLM_API_KEY": "sk-secret"})
+    assert s.llm_api_key == "sk-secret"
+    assert "sk-secret" not in repr(s) and "sk-secret" not in str(s.public())
+    assert "llm_api_key" not in s.public() and s.public()["k"] == 5

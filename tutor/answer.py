@@ -5,7 +5,9 @@ within milliseconds, before the model has said anything), the guide lines chosen
 answer (also known then, so the first cited words come right after retrieval), each
 model `Sentence` that the verifier finds supported *and* that answers the question with
 something not already shown, then the final `Answer`. Text is never shown before it is
-verified: streaming is per verified sentence.
+verified: streaming is per verified sentence. If the model stops mid-reply (a model
+server that dies or goes silent), the sentences verified so far stay and the answer ends
+with a note that it was cut off; the unfinished sentence is never judged.
 
 The stages live in their own modules: `question.py` reads the question (subject, answer
 type, shape, parts), `retrieve.py` finds one passage per section (per part for compare
@@ -31,7 +33,7 @@ from tutor.conversation import Turn, standalone_query
 from tutor.corpus import PATH_SEP
 from tutor.embed import Embedder, model_vocab
 from tutor.errors import TutorError
-from tutor.generate import Drafter, Generator, Usage, prompt_text
+from tutor.generate import DraftCutOff, Drafter, Usage, drafter_for, prompt_text
 from tutor.ground import Lexicon, Unit, Verifier, same_claim
 from tutor.index import Index
 from tutor.question import (
@@ -232,15 +234,16 @@ class Tutor:
         self.embedder = embedder or Embedder()
         self.calibration = calibration or Calibration.load(settings.calibration)
         self.retriever = Retriever(index, self.embedder, self.calibration.rrf_k)
-        self.generator: Drafter = generator or Generator(settings)
+        self.generator: Drafter = generator or drafter_for(settings)
         self.lexicon = index.lexicon
         self.typer = AnswerTyper(self.calibration.typer)
         self.vocab = model_vocab()
 
     def warm_up(self) -> None:
-        """Load the embedder and the GGUF model now, so no question pays for them."""
+        """Load the embedder and the model (or check the model server) now, so no
+        question pays for them."""
         self.embedder.embed_one("warm up")
-        self.generator.load()
+        self.generator.warm_up()
 
     # -- before the model: read, retrieve, score, decide ---------------------------------
 
@@ -468,18 +471,23 @@ class Tutor:
             checked.append(s)
             return show(s) if s.supported else None
 
-        for piece in gen.stream(
-            messages_for(standalone, hits, self.lexicon),
-            self.settings.max_tokens,
-            self.settings.temperature if temperature is None else temperature,
-            usage,
-        ):
-            for sent in stream.feed(piece):
+        cut_off: DraftCutOff | None = None
+        try:
+            for piece in gen.stream(
+                messages_for(standalone, hits, self.lexicon),
+                self.settings.max_tokens,
+                self.settings.temperature if temperature is None else temperature,
+                usage,
+            ):
+                for sent in stream.feed(piece):
+                    if (s := judge(sent)) is not None:
+                        yield s
+        except DraftCutOff as e:
+            cut_off = e  # keep what was verified; an unfinished sentence is not judged
+        else:
+            for sent in stream.flush():
                 if (s := judge(sent)) is not None:
                     yield s
-        for sent in stream.flush():
-            if (s := judge(sent)) is not None:
-                yield s
         if usage.first_token_s is not None:
             timings.first_token_s = round(gen_start - t0 + usage.first_token_s, 4)
         timings.completion_tokens = usage.completion_tokens
@@ -488,6 +496,16 @@ class Tutor:
             timings.decode_tok_s = round((usage.completion_tokens - 1) / usage.decode_s, 2)
         for note in comp.not_covered:
             yield show(Sentence(note, True, [], "note", "what the guide does not state"))
+        if cut_off is not None:
+            yield show(
+                Sentence(
+                    "The model's answer was cut off, so this answer may be incomplete.",
+                    True,
+                    [],
+                    "note",
+                    f"cut off: {cut_off}",
+                )
+            )
         cited = sorted({n for s in shown for n in s.citations})
         yield answer(
             answer=" ".join(s.marked for s in shown),

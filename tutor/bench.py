@@ -2,12 +2,16 @@
 
 Run with `make bench` (or `python -m tutor.bench`). Prints a table and writes
 `bench.json`. Decode speed is measured through the tutor (streaming + per-sentence
-verification) and with bare llama-cpp-python on the same prompts, interleaved in one run,
-so that the ratio is not skewed by a noisy machine. Figures, not assertions.
+verification) and bare (the same in-process drafter on the same prompts, its text not
+verified), interleaved in one run, so that the ratio is not skewed by a noisy machine.
+`server_first_token_p50_s` asks the same questions through the server backend in the
+same loop: the server at `TUTOR_LLM_URL` if set, else llama.cpp's `llama-server` started
+on loopback with the same GGUF. Figures, not assertions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import resource
@@ -50,16 +54,19 @@ def pct(xs: list[float], q: float) -> float:
 def main() -> None:
     from tutor.answer import Tutor, messages_for
     from tutor.embed import Embedder
+    from tutor.generate import Usage, drafter_for
+    from tutor.generate.llama_server import local_server
     from tutor.index import build_index, load_index
 
     settings = load_settings()
+    in_process = settings.with_overrides(llm_url="")  # the in-process figures: the GGUF here
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        build_index(settings.with_overrides(index_dir=Path(tmp) / "index"), Embedder())
+        build_index(in_process.with_overrides(index_dir=Path(tmp) / "index"), Embedder())
         index_build_s = time.perf_counter() - t0
 
     embedder = Embedder()
-    tutor = Tutor(settings, load_index(settings), embedder)
+    tutor = Tutor(in_process, load_index(in_process), embedder)
     tutor.retriever.search("warm up", settings.k)
     retrieve_ms = []
     for _ in range(3):
@@ -68,41 +75,50 @@ def main() -> None:
             tutor.retriever.search(q, settings.k)
             retrieve_ms.append((time.perf_counter() - t) * 1000)
 
-    llm = tutor.generator.load()
-    tutor.ask(QUESTIONS[0])  # warm the model and the system-prompt cache
-    first_token: list[float] = []
-    first_sentence: list[float] = []
-    total: list[float] = []
-    tutor_rates: list[float] = []
-    bare_rates: list[float] = []
-    after_retrieval: list[float] = []
-    for q in QUESTIONS:
-        ans = tutor.ask(q)
-        tm = ans.timings
-        total.append(tm.total_s or 0.0)
-        if tm.first_token_s is not None:
-            first_token.append(tm.first_token_s)
-        if tm.first_sentence_s is not None and tm.retrieve_s is not None:
-            first_sentence.append(tm.first_sentence_s)
-            after_retrieval.append(tm.first_sentence_s - tm.retrieve_s)
-        if ans.abstained:
-            continue
-        rate = tm.decode_tok_s
-        if rate:
-            tutor_rates.append(rate)
-        hits = tutor.retriever.search(ans.standalone_question, settings.k)
-        msgs = messages_for(ans.standalone_question, hits, tutor.lexicon)
-        # bare llama-cpp-python, same prompt, same model instance
-        n, t_first = 0, None
-        for part in llm.create_chat_completion(
-            messages=msgs, max_tokens=settings.max_tokens, temperature=0.0, top_k=1, stream=True
-        ):
-            if part["choices"][0]["delta"].get("content"):
-                n += 1
-                if t_first is None:
-                    t_first = time.perf_counter()
-        if n > 1 and t_first is not None:
-            bare_rates.append((n - 1) / (time.perf_counter() - t_first))
+    with contextlib.ExitStack() as stack:
+        # the server backend: TUTOR_LLM_URL's server, or llama-server with the same GGUF
+        url = settings.llm_url or stack.enter_context(local_server(in_process))
+        server = drafter_for(settings.with_overrides(llm_url=url))
+        server.warm_up()
+        tutor.warm_up()
+        for gen in (tutor.generator, server):  # warm the models and the system-prompt cache
+            tutor.ask(QUESTIONS[0], generator=gen)
+        first_token: list[float] = []
+        first_sentence: list[float] = []
+        total: list[float] = []
+        tutor_rates: list[float] = []
+        bare_rates: list[float] = []
+        after_retrieval: list[float] = []
+        server_first_token: list[float] = []
+        for q in QUESTIONS:
+            ans = tutor.ask(q)
+            tm = ans.timings
+            total.append(tm.total_s or 0.0)
+            if tm.first_token_s is not None:
+                first_token.append(tm.first_token_s)
+            if tm.first_sentence_s is not None and tm.retrieve_s is not None:
+                first_sentence.append(tm.first_sentence_s)
+                after_retrieval.append(tm.first_sentence_s - tm.retrieve_s)
+            served = tutor.ask(q, generator=server).timings.first_token_s
+            if served is not None:
+                server_first_token.append(served)
+            if ans.abstained:
+                continue
+            if tm.decode_tok_s:
+                tutor_rates.append(tm.decode_tok_s)
+            # the same drafter on the same prompt, its text consumed with no verification
+            hits = tutor.retriever.search(ans.standalone_question, settings.k)
+            usage = Usage()
+            for _ in tutor.generator.stream(
+                messages_for(ans.standalone_question, hits, tutor.lexicon),
+                settings.max_tokens,
+                settings.temperature,
+                usage,
+            ):
+                pass
+            if usage.completion_tokens > 1 and usage.decode_s > 0:
+                bare_rates.append((usage.completion_tokens - 1) / usage.decode_s)
+        server_name = server.name
 
     decode = statistics.median(tutor_rates) if tutor_rates else 0.0
     bare = statistics.median(bare_rates) if bare_rates else 0.0
@@ -110,19 +126,17 @@ def main() -> None:
         "index_build_s": round(index_build_s, 2),
         "retrieve_p50_ms": round(pct(retrieve_ms, 0.5), 2),
         "retrieve_p95_ms": round(pct(retrieve_ms, 0.95), 2),
-        "first_token_p50_s": round(statistics.median(first_token), 3) if first_token else None,
-        "first_sentence_p50_s": (
-            round(statistics.median(first_sentence), 3) if first_sentence else None
-        ),
-        "first_sentence_after_retrieval_p50_s": (
-            round(statistics.median(after_retrieval), 4) if after_retrieval else None
-        ),
+        "first_token_p50_s": _median(first_token, 3),
+        "first_sentence_p50_s": _median(first_sentence, 3),
+        "first_sentence_after_retrieval_p50_s": _median(after_retrieval, 4),
         "total_p50_s": round(statistics.median(total), 3),
         "decode_tok_s": round(decode, 1),
         "decode_tok_s_bare": round(bare, 1),
         "decode_ratio": round(decode / bare, 3) if bare else None,
+        "server_first_token_p50_s": _median(server_first_token, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "model": str(settings.gguf_path()),
+        "model": tutor.generator.name,
+        "server_model": f"{server_name} at {url}",
         "machine": f"{platform.machine()}, {_cores()} cores, {platform.python_version()}, "
         f"{platform.platform()}",
     }
@@ -131,6 +145,10 @@ def main() -> None:
     for k, v in out.items():
         print(f"{k:<{width}}  {v}")
     print(f"questions: {len(QUESTIONS)}, answered: {len(tutor_rates)}; wrote bench.json")
+
+
+def _median(xs: list[float], digits: int) -> float | None:
+    return round(statistics.median(xs), digits) if xs else None
 
 
 def _cores() -> int:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tutor.config import FIELDS, Settings, load_settings
+from tutor.config import FIELDS, Settings, kind_of, load_settings
 from tutor.errors import TutorError
 
 if TYPE_CHECKING:
@@ -45,14 +45,25 @@ class _Group(click.Group):
 def setting_option(name: str, *decls: str) -> Callable[[Any], Any]:
     """A click option whose help text and type come from the Settings field."""
     f = FIELDS[name]
-    kind = {"int": int, "float": float}.get(str(f.type), click.Path(path_type=Path))
+    kind = kind_of(name)
     return click.option(
         *(decls or (f"--{name.replace('_', '-')}",)),
         name,
-        type=kind,
+        type=click.Path(path_type=Path) if kind is Path else kind,
         default=None,
         help=f"{f.metadata['help']} [default: {f.default}]",
     )
+
+
+BACKEND = ("model", "llm_url", "llm_model", "llm_connect_timeout", "llm_read_timeout")
+
+
+def backend_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags that choose the model: a GGUF in this process (`--model`), or an
+    OpenAI-compatible server (`--llm-url`, `--llm-model` and its timeouts)."""
+    for name in reversed(BACKEND):
+        command = setting_option(name)(command)
+    return command
 
 
 def _settings(ctx: click.Context, **cli: Any) -> Settings:
@@ -68,13 +79,15 @@ def open_tutor(settings: Settings, load_model: bool = True) -> Tutor:
     """Load (or rebuild, saying so) the index, and the tutor around it."""
     from tutor.answer import Tutor
     from tutor.embed import Embedder
-    from tutor.generate import check_gguf
+    from tutor.generate import drafter_for
     from tutor.index import ensure_index
 
-    check_gguf(settings.gguf_path())
+    drafter = drafter_for(settings)  # a bad --model or --llm-url fails before the index loads
+    if load_model:
+        drafter.warm_up()  # so does a server that is down or lacks the model
     embedder = Embedder()
     index, _ = ensure_index(settings, embedder, progress=say)
-    tutor = Tutor(settings, index, embedder)
+    tutor = Tutor(settings, index, embedder, drafter)
     if load_model:
         tutor.warm_up()
     return tutor
@@ -182,7 +195,7 @@ def _stream_answer(tutor: Tutor, question: str, **kw: Any) -> Answer:
 @cli.command()
 @click.argument("question")
 @setting_option("k", "--k")
-@setting_option("model", "--model")
+@backend_options
 @setting_option("temperature")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
 @click.pass_context
@@ -190,19 +203,21 @@ def ask(
     ctx: click.Context,
     question: str,
     k: int | None,
-    model: Path | None,
     temperature: float | None,
     as_json: bool,
+    **backend: Any,
 ) -> None:
     """Answer one question from the guide, citing its sections.
 
     Example:
 
         tutor ask "What is AWS Glue DataBrew used for?" --k 5 --json
+
+    With a model server: tutor ask "What is Amazon MSK?" --llm-url http://127.0.0.1:8080/v1
     """
     from tutor.answer import validate_question
 
-    settings = _settings(ctx, k=k, model=model, temperature=temperature)
+    settings = _settings(ctx, k=k, temperature=temperature, **backend)
     validate_question(question, settings)  # fail fast, before loading anything
     tutor = open_tutor(settings)
     if as_json:
@@ -213,9 +228,9 @@ def ask(
 
 @cli.command()
 @setting_option("k", "--k")
-@setting_option("model", "--model")
+@backend_options
 @click.pass_context
-def chat(ctx: click.Context, k: int | None, model: Path | None) -> None:
+def chat(ctx: click.Context, k: int | None, **backend: Any) -> None:
     """A conversation in the terminal; follow-up questions use the previous turn.
 
     Type /new to start over, /quit (or Ctrl-D) to leave.
@@ -226,7 +241,7 @@ def chat(ctx: click.Context, k: int | None, model: Path | None) -> None:
     """
     from tutor.conversation import Turn
 
-    tutor = open_tutor(_settings(ctx, k=k, model=model))
+    tutor = open_tutor(_settings(ctx, k=k, **backend))
     history: list[Turn] = []
     click.echo("Ask about the DEA-C01 guide. /new starts over, /quit leaves.")
     while True:
@@ -283,16 +298,11 @@ def sections(ctx: click.Context, corpus_dir: Path | None) -> None:
 )
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--share", is_flag=True, help="Also create a public Gradio share link (off).")
-@setting_option("model", "--model")
+@backend_options
 @setting_option("progress", "--progress")
 @click.pass_context
 def serve(
-    ctx: click.Context,
-    host: str,
-    port: int,
-    share: bool,
-    model: Path | None,
-    progress: Path | None,
+    ctx: click.Context, host: str, port: int, share: bool, progress: Path | None, **backend: Any
 ) -> None:
     """Start the web tutor (chat with clickable citations, section browser, practice).
 
@@ -300,11 +310,11 @@ def serve(
 
         tutor serve --port 7860   then open http://127.0.0.1:7860
     """
-    settings = _settings(ctx, model=model, progress=progress)
-    from tutor.generate import check_gguf
+    settings = _settings(ctx, progress=progress, **backend)
+    from tutor.generate import drafter_for
     from tutor.quiz.progress import open_progress
 
-    check_gguf(settings.gguf_path())  # a bad --model fails here, not in the page
+    drafter_for(settings)  # a bad --model or --llm-url fails here, not in the page
     with open_progress(settings.progress_path()):
         pass  # and so does a corrupt or newer progress file
     from tutor.web.app import build_app, launch
@@ -697,7 +707,7 @@ def load_valid_gold(gold: Path, settings: Settings) -> tuple[list[Any], Any]:
     help="Report folder [default: evals/reports/<timestamp>/]",
 )
 @setting_option("k", "--k")
-@setting_option("model", "--model")
+@backend_options
 @click.option(
     "--split",
     type=click.Choice(["calibration", "test", "all"]),
@@ -724,11 +734,11 @@ def eval_cmd(
     gold: Path,
     out: Path | None,
     k: int | None,
-    model: Path | None,
     split: str,
     limit: int | None,
     check_gold: bool,
     compare: tuple[Path, Path] | None,
+    **backend: Any,
 ) -> None:
     """Score retrieval, citations, grounding, answers and abstention on gold questions.
 
@@ -739,7 +749,6 @@ def eval_cmd(
 
         tutor eval --split test --out /tmp/run1 && tutor eval --compare evals/baseline /tmp/run1
     """
-    import dataclasses
     import time
 
     from tutor.evals import report as rep
@@ -749,7 +758,7 @@ def eval_cmd(
         for line in rep.compare(rep.load_report(compare[0]), rep.load_report(compare[1])):
             click.echo(line)
         return
-    settings = _settings(ctx, k=k, model=model)
+    settings = _settings(ctx, k=k, **backend)
     items, corpus = load_valid_gold(gold, settings)
     if check_gold:
         from collections import Counter
@@ -784,13 +793,10 @@ def eval_cmd(
             "started": started,
             "wall_s": round(wall, 1),
             "k": settings.k,
-            "model": str(settings.gguf_path()),
+            "model": tutor.generator.name,
             "git_commit": _git_commit(),
             "gold": str(gold),
-            "settings": {
-                f: str(v) if isinstance(v, Path) else v
-                for f, v in dataclasses.asdict(settings).items()
-            },
+            "settings": settings.public(),
             "index_manifest": tutor.index.manifest,
             "calibration": tutor.calibration.fitted,
         },

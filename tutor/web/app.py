@@ -22,7 +22,7 @@ import gradio as gr
 from tutor.answer import Tutor
 from tutor.config import Settings
 from tutor.errors import TutorError
-from tutor.generate import Generator, check_gguf
+from tutor.generate import Drafter, drafter_for
 from tutor.quiz.schedule import Schedule
 from tutor.web.chat import build_browser, build_chat_tab
 from tutor.web.practice import build_practice_tab, profile_store, scope_choices
@@ -49,7 +49,7 @@ class Runtime:
         self.error: str | None = None
         self.status = "ready" if tutor else "starting"
         self._done = threading.Event()
-        self._generators: dict[str, Generator] = {}
+        self._generators: dict[str, Drafter] = {}
         self._lock = threading.Lock()
         self._corpus_lock = threading.Lock()
         if tutor:
@@ -65,7 +65,7 @@ class Runtime:
 
         try:
             self.status = "checking the index…"
-            check_gguf(self.settings.gguf_path())
+            drafter = drafter_for(self.settings)
             embedder = Embedder()
 
             def say(msg: str) -> None:
@@ -73,7 +73,7 @@ class Runtime:
 
             index, _ = ensure_index(self.settings, embedder, progress=say)
             self.status = "loading the embedding model and the language model…"
-            tutor = Tutor(self.settings, index, embedder)
+            tutor = Tutor(self.settings, index, embedder, drafter)
             tutor.warm_up()
             self.tutor = tutor
             self.status = "ready"
@@ -136,17 +136,17 @@ class Runtime:
     def ready(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout) and self.tutor is not None
 
-    def generator_for(self, path: str) -> Generator | None:
-        """None for the default model; otherwise a cached Generator for that GGUF path."""
+    def generator_for(self, path: str) -> Drafter | None:
+        """None for the default model; otherwise a cached drafter for that GGUF path."""
         path = path.strip()
         default = getattr(self.tutor.generator, "path", None) if self.tutor else None
         if not path or self.tutor is None or Path(path) == default:
             return None
         with self._lock:
             if path not in self._generators:
-                check_gguf(Path(path))
-                gen = Generator(self.settings.with_overrides(model=path))
-                gen.load()
+                # a path always means a GGUF in this process, whatever the backend
+                gen = drafter_for(self.settings.with_overrides(model=path, llm_url=""))
+                gen.warm_up()
                 self._generators[path] = gen
             return self._generators[path]
 

@@ -198,7 +198,7 @@ def build_chat_tab(
         k = gr.Slider(1, 10, value=settings.k, step=1, label="Passages (k)")
         model = gr.Textbox(
             label="Model file (a GGUF path on the server; empty = default)",
-            placeholder=str(settings.gguf_path()),
+            placeholder=str(settings.model or "the packaged SmolLM2 GGUF"),
             elem_id="model",
         )
         temperature = gr.Slider(
