@@ -44,6 +44,8 @@ class FakeGenerator:
     def __init__(self, reply: str) -> None:
         self.reply = reply
         self.calls = 0
+        self.pieces = 0  # pieces taken by the caller
+        self.closed = False  # the caller stopped before the end of the reply
 
     def load(self) -> None:
         return None
@@ -58,7 +60,12 @@ class FakeGenerator:
         self.calls += 1
         if usage is not None:
             usage.first_token_s = 0.001
-        for i in range(0, len(self.reply), 7):
-            if usage is not None:
-                usage.completion_tokens += 1
-            yield self.reply[i : i + 7]
+        try:
+            for i in range(0, len(self.reply), 7):
+                if usage is not None:
+                    usage.completion_tokens += 1
+                self.pieces += 1
+                yield self.reply[i : i + 7]
+        except GeneratorExit:
+            self.closed = True
+            raise

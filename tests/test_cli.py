@@ -120,11 +120,10 @@ def ask_in_a_new_process(tmp_path: Path, settings, question: str) -> tuple[str, 
 def test_ask_imports_no_torch_and_loads_the_model_only_to_answer(
     tmp_path: Path, session_settings, built_index
 ):
-    stdout, loaded = ask_in_a_new_process(
-        tmp_path, session_settings, "What is AWS Lake Formation used for?"
-    )
+    # two guide lines answer it, so the model is asked to add to them
+    stdout, loaded = ask_in_a_new_process(tmp_path, session_settings, "What is key salting?")
     assert re.search(r"^- .*\[\d\]$", stdout, re.M), stdout  # cited guide lines
-    assert "Lake Formation" in stdout
+    assert "salt" in stdout.lower()
     assert loaded & BUILD_ONLY == set()
     assert {"onnxruntime", "llama_cpp"} <= loaded  # the question embedder, and the model
 

@@ -443,9 +443,12 @@ class Tutor:
         gen_start = time.perf_counter()
         stream = SentenceStream()
 
+        def complete() -> bool:
+            return len([x for x in shown if x.source != "note"]) >= cal.max_lines
+
         def judge(raw: str) -> Sentence | None:
-            if len([x for x in shown if x.source != "note"]) >= cal.max_lines:
-                return None  # the answer is complete; more would bury it
+            if complete():
+                return None  # more would bury the answer
             c = verifier.check(raw)
             s = Sentence(c.text, c.supported, c.citations, "model", c.reason, c.evidence)
             if c.supported:
@@ -471,15 +474,29 @@ class Tutor:
             checked.append(s)
             return show(s) if s.supported else None
 
-        for piece in gen.stream(
-            messages_for(standalone, hits, self.lexicon),
-            self.settings.max_tokens,
-            self.settings.temperature if temperature is None else temperature,
-            usage,
-        ):
-            for sent in stream.feed(piece):
-                if (s := judge(sent)) is not None:
-                    yield s
+        # Once the answer is complete no draft can be shown: the model is not asked (nor
+        # loaded) when the guide lines fill it, and stops as soon as the drafts do.
+        pieces = (
+            gen.stream(
+                messages_for(standalone, hits, self.lexicon),
+                self.settings.max_tokens,
+                self.settings.temperature if temperature is None else temperature,
+                usage,
+            )
+            if not complete()
+            else iter(())
+        )
+        try:
+            for piece in pieces:
+                for sent in stream.feed(piece):
+                    if (s := judge(sent)) is not None:
+                        yield s
+                if complete():
+                    break
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()  # ends the model's call (and frees its lock) when stopped early
         for sent in stream.flush():
             if (s := judge(sent)) is not None:
                 yield s

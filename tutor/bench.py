@@ -49,7 +49,9 @@ QUESTIONS = [
 ]
 
 
-COLD_QUESTION = "What is AWS Lake Formation used for?"
+# two guide lines answer it, and the model drafts its full max_tokens (of the QUESTIONS,
+# half are answered by guide lines alone, and then the model is neither loaded nor run)
+COLD_QUESTION = "What is key salting?"
 COLD_RUNS = 5
 CITED = re.compile(r"\[\d+\]\s*$")  # an answer line ends with its citation, "… [2]"
 
