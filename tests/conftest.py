@@ -59,10 +59,11 @@ def built_index(session_settings: Settings, embedder):
 
 
 @pytest.fixture(scope="session")
-def tutor(session_settings: Settings, built_index, embedder):
+def tutor(session_settings: Settings, built_index):
+    """Questions are embedded as `tutor ask` embeds them: by the index's ONNX export."""
     from tutor.answer import Tutor
 
-    return Tutor(session_settings, built_index, embedder)
+    return Tutor(session_settings, built_index)
 
 
 @pytest.fixture

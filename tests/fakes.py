@@ -50,6 +50,8 @@ class FakeGenerator:
         self.reply = reply
         self.cut_after = cut_after  # characters sent before the model "dies"
         self.calls = 0
+        self.pieces = 0  # pieces taken by the caller
+        self.closed = False  # the caller stopped before the end of the reply
 
     def warm_up(self) -> None:
         return None
@@ -64,12 +66,17 @@ class FakeGenerator:
         self.calls += 1
         if usage is not None:
             usage.first_token_s = 0.001
-        for i in range(0, len(self.reply), 7):
-            if self.cut_after is not None and i >= self.cut_after:
-                raise DraftCutOff("the fake model died")
-            if usage is not None:
-                usage.completion_tokens += 1
-            yield self.reply[i : i + 7]
+        try:
+            for i in range(0, len(self.reply), 7):
+                if self.cut_after is not None and i >= self.cut_after:
+                    raise DraftCutOff("the fake model died")
+                if usage is not None:
+                    usage.completion_tokens += 1
+                self.pieces += 1
+                yield self.reply[i : i + 7]
+        except GeneratorExit:
+            self.closed = True
+            raise
 
 
 class FakeModelServer:

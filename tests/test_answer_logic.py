@@ -4,11 +4,14 @@ sentence splitter, question reading and the figure check. Fast; no real model.""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from tests.fakes import FakeEmbedder, FakeGenerator
 from tutor.answer import Answer, Retrieved, Sentence, Tutor
+from tutor.compose import Composition
 from tutor.config import Settings
 from tutor.ground import same_claim
 from tutor.index import build_index
@@ -153,6 +156,29 @@ def test_a_model_that_dies_mid_answer_keeps_what_was_verified_and_says_so(small)
     judged = {s.text for s in ans.sentences}
     assert any("Whole sentence one" in t for t in judged)
     assert not any("Half" in t for t in judged)
+
+
+def test_the_model_is_not_asked_when_the_guide_lines_complete_the_answer(small):
+    tutor, gen = tutor_with(small, "AWS Lake Formation manages data lakes. [1]")
+    tutor.calibration = replace(tutor.calibration, max_lines=1)
+    ans = tutor.ask("What is AWS Lake Formation used for?")
+    assert not ans.abstained and [s.source for s in ans.sentences] == ["guide"]
+    assert gen.calls == 0 and ans.timings.first_token_s is None
+
+
+def test_the_model_stops_as_soon_as_the_answer_is_complete(small, monkeypatch):
+    # no guide lines, so that a draft can complete the answer (of one line)
+    monkeypatch.setattr("tutor.answer.compose", lambda *a, **k: Composition([]))
+    reply = (
+        "Lake Formation tags let you manage permissions for many tables at once. [1] "
+        + "Amazon Kinesis Data Streams ingests data from real-time streams. [2] " * 5
+    )
+    tutor, gen = tutor_with(small, reply)
+    tutor.calibration = replace(tutor.calibration, max_lines=1)
+    ans = tutor.ask("How do Lake Formation tags help with permissions?")
+    assert [(s.source, s.supported) for s in ans.sentences] == [("model", True)]
+    assert gen.calls == 1 and gen.closed
+    assert gen.pieces < len(reply) // 7  # the rest of the reply was never asked for
 
 
 def test_a_comparison_shows_each_side_from_the_guides_own_comparison(small):

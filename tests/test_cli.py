@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -70,6 +73,67 @@ def test_missing_index_file_names_the_command(tmp_path: Path, session_settings, 
     r = run("ask", "What is AWS Glue?")
     assert r.exit_code == 1
     assert "chunks.jsonl" in r.output and "tutor index --rebuild" in r.output
+
+
+# imported only to build the index or fit the calibration, never to answer a question
+BUILD_ONLY = {
+    "torch",
+    "transformers",
+    "sentence_transformers",
+    "sklearn",
+    "scipy",
+    "langchain_text_splitters",
+    "pandas",
+}
+# runs `tutor ask` as the console script does, then lists the top-level modules it loaded
+PROBE = """
+import json, sys
+from tutor.cli import main
+out, sys.argv = sys.argv[1], ["tutor", *sys.argv[2:]]
+try:
+    main()
+finally:
+    with open(out, "w") as fh:
+        json.dump(sorted({m.split(".")[0] for m in sys.modules}), fh)
+"""
+
+
+def ask_in_a_new_process(tmp_path: Path, settings, question: str) -> tuple[str, set[str]]:
+    env = {
+        **os.environ,
+        "TUTOR_INDEX_DIR": str(settings.index_dir),
+        "TUTOR_CORPUS_DIR": str(settings.corpus_dir),
+    }
+    out = tmp_path / "modules.json"
+    p = subprocess.run(
+        [sys.executable, "-c", PROBE, str(out), "ask", question],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stderr
+    return p.stdout, set(json.loads(out.read_text()))
+
+
+@pytest.mark.slow
+def test_ask_imports_no_torch_and_loads_the_model_only_to_answer(
+    tmp_path: Path, session_settings, built_index
+):
+    # two guide lines answer it, so the model is asked to add to them
+    stdout, loaded = ask_in_a_new_process(tmp_path, session_settings, "What is key salting?")
+    assert re.search(r"^- .*\[\d\]$", stdout, re.M), stdout  # cited guide lines
+    assert "salt" in stdout.lower()
+    assert loaded & BUILD_ONLY == set()
+    assert {"onnxruntime", "llama_cpp"} <= loaded  # the question embedder, and the model
+
+    stdout, loaded = ask_in_a_new_process(
+        tmp_path, session_settings, "Who won the FIFA World Cup in 2018?"
+    )
+    assert stdout.startswith("The guide does not cover this.")
+    assert loaded & BUILD_ONLY == set()
+    # the GGUF is loaded only through llama_cpp (tutor.generate), which was never imported
+    assert "llama_cpp" not in loaded and "onnxruntime" in loaded
 
 
 def test_every_command_has_help_with_an_example():

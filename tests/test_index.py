@@ -10,6 +10,8 @@ import pytest
 
 from tutor import __version__
 from tutor.config import Settings
+from tutor.corpus import sha256_file
+from tutor.embed import QUERY_FORMAT, model_version
 from tutor.errors import IndexCorrupt, IndexMissing, IndexStale, TutorError
 from tutor.index import build_index, check_index, ensure_index, load_index
 
@@ -29,8 +31,14 @@ def small(tmp_path: Path, session_settings: Settings) -> Settings:
 def test_manifest_describes_the_index(small, embedder):
     idx = build_index(small, embedder)
     m = json.loads((small.index_dir / "manifest.json").read_text())
-    assert m["format"] == "tutor-index/2" and m["tutor_version"] == __version__
+    assert m["format"] == "tutor-index/3" and m["tutor_version"] == __version__
+    query = m["embedding"].pop("query")
     assert m["embedding"] == {"model": embedder.name, "dim": 384, "normalized": True}
+    # the question embedder's files, each with the hash of what lies on disk
+    assert query["format"] == QUERY_FORMAT and query["source"]["version"] == model_version()
+    assert sorted(query["files"]) == ["embed/model.onnx", "embed/tokenizer.json"]
+    for rel, digest in query["files"].items():
+        assert sha256_file(small.index_dir / rel) == digest
     assert m["chunker"]["chunk_size"] == small.chunk_size
     assert list(m["corpus"]) == ["guide.md"] and len(m["corpus"]["guide.md"]) == 64
     assert m["chunk_count"] == len(idx.chunks) == idx.faiss.ntotal
@@ -74,6 +82,27 @@ def test_missing_and_corrupt_index(small, embedder):
     (small.index_dir / "manifest.json").write_text("{not json")
     with pytest.raises(IndexCorrupt, match="corrupt"):
         ensure_index(small, embedder)
+
+
+def test_a_damaged_stale_or_missing_question_embedder_is_detected(small, embedder):
+    build_index(small, embedder)
+    tok = small.index_dir / "embed" / "tokenizer.json"
+    tok.write_text(tok.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    query = load_index(small).query_embedder()  # files are checked when first used
+    with pytest.raises(IndexCorrupt, match=r"embed/tokenizer.json .*tutor index --rebuild"):
+        query.embed_one("What is AWS Glue?")
+
+    mpath = small.index_dir / "manifest.json"
+    m = json.loads(mpath.read_text())
+    m["embedding"]["query"]["source"]["version"] = "0.0.0"  # another model package
+    mpath.write_text(json.dumps(m))
+    with pytest.raises(IndexStale, match="question embedder.*tutor index --rebuild"):
+        check_index(small)
+
+    build_index(small, embedder)
+    (small.index_dir / "embed" / "model.onnx").unlink()
+    with pytest.raises(IndexCorrupt, match=r"embed/model.onnx.*tutor index --rebuild"):
+        load_index(small)
 
 
 def test_failed_build_leaves_the_old_index_whole(small, embedder, monkeypatch):

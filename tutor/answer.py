@@ -31,7 +31,7 @@ from tutor.compose import Composition, compose
 from tutor.config import Settings
 from tutor.conversation import Turn, standalone_query
 from tutor.corpus import PATH_SEP
-from tutor.embed import Embedder, model_vocab
+from tutor.embed import EmbeddingModel, model_vocab
 from tutor.errors import TutorError
 from tutor.generate import DraftCutOff, Drafter, Usage, drafter_for, prompt_text
 from tutor.ground import Lexicon, Unit, Verifier, same_claim
@@ -218,20 +218,23 @@ def messages_for(question: str, hits: list[Hit], lexicon: Lexicon) -> list[dict[
 
 
 class Tutor:
-    """Holds the loaded index and models; one per process, shared by every session."""
+    """Holds the loaded index and models; one per process, shared by every session.
+
+    Questions are embedded by `embedder`, by default the index's ONNX export (no torch);
+    the generator loads its model on first use or in `warm_up`."""
 
     def __init__(
         self,
         settings: Settings,
         index: Index,
-        embedder: Embedder | None = None,
+        embedder: EmbeddingModel | None = None,
         generator: Drafter | None = None,
         calibration: Calibration | None = None,
     ) -> None:
         self.settings = settings
         self.index = index
         _one_blas_thread()
-        self.embedder = embedder or Embedder()
+        self.embedder = embedder or index.query_embedder()
         self.calibration = calibration or Calibration.load(settings.calibration)
         self.retriever = Retriever(index, self.embedder, self.calibration.rrf_k)
         self.generator: Drafter = generator or drafter_for(settings)
@@ -443,9 +446,12 @@ class Tutor:
         gen_start = time.perf_counter()
         stream = SentenceStream()
 
+        def complete() -> bool:
+            return len([x for x in shown if x.source != "note"]) >= cal.max_lines
+
         def judge(raw: str) -> Sentence | None:
-            if len([x for x in shown if x.source != "note"]) >= cal.max_lines:
-                return None  # the answer is complete; more would bury it
+            if complete():
+                return None  # more would bury the answer
             c = verifier.check(raw)
             s = Sentence(c.text, c.supported, c.citations, "model", c.reason, c.evidence)
             if c.supported:
@@ -471,20 +477,33 @@ class Tutor:
             checked.append(s)
             return show(s) if s.supported else None
 
-        cut_off: DraftCutOff | None = None
-        try:
-            for piece in gen.stream(
+        # Once the answer is complete no draft can be shown: the model is not asked (nor
+        # loaded) when the guide lines fill it, and stops as soon as the drafts do.
+        pieces = (
+            gen.stream(
                 messages_for(standalone, hits, self.lexicon),
                 self.settings.max_tokens,
                 self.settings.temperature if temperature is None else temperature,
                 usage,
-            ):
+            )
+            if not complete()
+            else iter(())
+        )
+        cut_off: DraftCutOff | None = None
+        try:
+            for piece in pieces:
                 for sent in stream.feed(piece):
                     if (s := judge(sent)) is not None:
                         yield s
+                if complete():
+                    break
         except DraftCutOff as e:
             cut_off = e  # keep what was verified; an unfinished sentence is not judged
-        else:
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()  # ends the model's call (and frees its lock) when stopped early
+        if cut_off is None:
             for sent in stream.flush():
                 if (s := judge(sent)) is not None:
                     yield s

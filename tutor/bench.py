@@ -1,4 +1,5 @@
-"""Benchmark: index build, retrieval latency, first token, decode speed, memory.
+"""Benchmark: index build, retrieval latency, first token, decode speed, memory, and
+the cold start of the one-off CLI.
 
 Run with `make bench` (or `python -m tutor.bench`). Prints a table and writes
 `bench.json`. Decode speed is measured through the tutor (streaming + per-sentence
@@ -6,7 +7,9 @@ verification) and bare (the same in-process drafter on the same prompts, its tex
 verified), interleaved in one run, so that the ratio is not skewed by a noisy machine.
 `server_first_token_p50_s` asks the same questions through the server backend in the
 same loop: the server at `TUTOR_LLM_URL` if set, else llama.cpp's `llama-server` started
-on loopback with the same GGUF. Figures, not assertions.
+on loopback with the same GGUF. The cold start launches `tutor ask` and `tutor --help` as
+new processes, alternately, COLD_RUNS times each (medians; "cold" is a new process, the
+operating system's file cache stays warm). Figures, not assertions.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from __future__ import annotations
 import contextlib
 import json
 import platform
+import re
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -46,6 +52,50 @@ QUESTIONS = [
 ]
 
 
+# two guide lines answer it, and the model drafts its full max_tokens (of the QUESTIONS,
+# half are answered by guide lines alone, and then the model is neither loaded nor run)
+COLD_QUESTION = "What is key salting?"
+COLD_RUNS = 5
+CITED = re.compile(r"\[\d+\]\s*$")  # an answer line ends with its citation, "… [2]"
+
+
+def cold_run(cmd: list[str], cwd: Path | None = None) -> tuple[float | None, float]:
+    """Run a command in a new process; (seconds until its first stdout line that ends
+    with a citation, or None; seconds until it exits). Lines are timed as they arrive,
+    so this relies on the CLI flushing each line (click.echo does)."""
+    t0 = time.perf_counter()
+    first = None
+    with subprocess.Popen(
+        cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as p:
+        assert p.stdout is not None
+        for line in p.stdout:
+            if first is None and CITED.search(line):
+                first = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited with {p.returncode}")
+    return first, time.perf_counter() - t0
+
+
+def cli_cold(runs: int = COLD_RUNS) -> dict[str, float | None]:
+    """Cold `tutor ask COLD_QUESTION` beside `tutor --help`, alternately; medians."""
+    tutor = str(Path(sys.executable).with_name("tutor"))
+    firsts: list[float] = []
+    totals: list[float] = []
+    helps: list[float] = []
+    for _ in range(runs):
+        helps.append(cold_run([tutor, "--help"])[1])
+        first, total = cold_run([tutor, "ask", COLD_QUESTION])
+        totals.append(total)
+        if first is not None:
+            firsts.append(first)
+    return {
+        "cli_cold_first_sentence_s": round(statistics.median(firsts), 2) if firsts else None,
+        "cli_cold_total_s": round(statistics.median(totals), 2),
+        "help_s": round(statistics.median(helps), 3),
+    }
+
+
 def pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, max(0, round(q * (len(xs) - 1))))]
@@ -60,13 +110,14 @@ def main() -> None:
 
     settings = load_settings()
     in_process = settings.with_overrides(llm_url="")  # the in-process figures: the GGUF here
+    # first, while this process holds no model: new processes, as a student runs them
+    cold = cli_cold()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         build_index(in_process.with_overrides(index_dir=Path(tmp) / "index"), Embedder())
         index_build_s = time.perf_counter() - t0
 
-    embedder = Embedder()
-    tutor = Tutor(in_process, load_index(in_process), embedder)
+    tutor = Tutor(in_process, load_index(in_process))  # questions embedded as `tutor ask` does
     tutor.retriever.search("warm up", settings.k)
     retrieve_ms = []
     for _ in range(3):
@@ -134,6 +185,7 @@ def main() -> None:
         "decode_tok_s_bare": round(bare, 1),
         "decode_ratio": round(decode / bare, 3) if bare else None,
         "server_first_token_p50_s": _median(server_first_token, 3),
+        **cold,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "model": tutor.generator.name,
         "server_model": f"{server_name} at {url}",

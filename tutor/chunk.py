@@ -5,6 +5,9 @@ Each section's cleaned text is split with langchain's RecursiveCharacterTextSpli
 lines it came from, so a citation can point at lines a-b of the file. A chunk id is the
 section id plus an ordinal: stable across rebuilds of the same corpus.
 
+The splitter (LangChain, ~1-3 s to import with pydantic) is imported only to build:
+`Chunk` is on the path of every `tutor ask`.
+
 Limits: sizes are in characters, not model tokens (~4 characters a token for this text).
 """
 
@@ -12,8 +15,6 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import asdict, dataclass
-
-from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from tutor.corpus import PATH_SEP, Section
 
@@ -41,6 +42,8 @@ class Chunk:
 
 
 def chunk_sections(sections: list[Section], chunk_size: int, chunk_overlap: int) -> list[Chunk]:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,

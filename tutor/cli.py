@@ -76,7 +76,10 @@ def say(msg: str) -> None:
 
 
 def open_tutor(settings: Settings, load_model: bool = True) -> Tutor:
-    """Load (or rebuild, saying so) the index, and the tutor around it."""
+    """Load (or rebuild, saying so) the index, and the tutor around it. Questions are
+    embedded by the index's ONNX export; torch is imported only if the index is rebuilt.
+    Without `load_model` the GGUF loads when the first draft is asked for, so a question
+    the tutor abstains on never loads it."""
     from tutor.answer import Tutor
     from tutor.embed import Embedder
     from tutor.generate import drafter_for
@@ -85,9 +88,8 @@ def open_tutor(settings: Settings, load_model: bool = True) -> Tutor:
     drafter = drafter_for(settings)  # a bad --model or --llm-url fails before the index loads
     if load_model:
         drafter.warm_up()  # so does a server that is down or lacks the model
-    embedder = Embedder()
-    index, _ = ensure_index(settings, embedder, progress=say)
-    tutor = Tutor(settings, index, embedder, drafter)
+    index, _ = ensure_index(settings, Embedder(), progress=say)
+    tutor = Tutor(settings, index, generator=drafter)
     if load_model:
         tutor.warm_up()
     return tutor
@@ -219,7 +221,7 @@ def ask(
 
     settings = _settings(ctx, k=k, temperature=temperature, **backend)
     validate_question(question, settings)  # fail fast, before loading anything
-    tutor = open_tutor(settings)
+    tutor = open_tutor(settings, load_model=False)
     if as_json:
         click.echo(json.dumps(tutor.ask(question).to_json(), indent=2, ensure_ascii=False))
     else:

@@ -41,7 +41,7 @@ from tutor.text import (
 )
 
 if TYPE_CHECKING:
-    from tutor.embed import Embedder
+    from tutor.embed import EmbeddingModel
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 # Words that do not make a claim about the guide: they neither need nor give support.
@@ -235,7 +235,7 @@ class Verifier:
         passages: list[str],
         lexicon: Lexicon,
         threshold: float = 0.6,
-        embedder: Embedder | None = None,
+        embedder: EmbeddingModel | None = None,
         titles: list[str] | None = None,
     ) -> None:
         self.units = split_units(passages, titles, lexicon)

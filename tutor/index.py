@@ -5,19 +5,25 @@ sha256 of every corpus file, chunk count, tutor version, build time, and the qui
 count, sha256 and builder), `chunks.jsonl` (human-readable, one chunk per line, FAISS
 row i = line i), `index.faiss` (normalised vectors, inner product), `bm25/` (the bm25s
 lexical index over the same chunks) and `quiz.jsonl` (the practice item bank, one item a
-line; see tutor/quiz/items.py). An index without a bank of the current builder is stale
-and rebuilt.
+line; see tutor/quiz/items.py), and `embed/` (the embedding model exported to ONNX with
+its tokenizer, which embeds questions without torch; the manifest records its format,
+source package version and the sha256 of each file). An index without a bank of the
+current builder is stale and rebuilt.
 
 A build writes into a temporary sibling folder and renames it into place, so an
 interrupted build never leaves a half-written index. `load_index` refuses an index that
 does not match the corpus, the embedding model, the chunker settings or this format,
 and says which command fixes it.
+
+Loading imports nothing of the build side (no torch, no sentence-transformers, no
+LangChain, no SciPy): it is on the path of every `tutor ask`.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,13 +38,20 @@ from tutor import __version__
 from tutor.chunk import Chunk, chunk_sections
 from tutor.config import Settings
 from tutor.corpus import Section, corpus_files, load_corpus, sha256_file
-from tutor.embed import Embedder
+from tutor.embed import (
+    MODEL_NAME,
+    QUERY_FORMAT,
+    Embedder,
+    EmbeddingModel,
+    OnnxEmbedder,
+    model_version,
+)
 from tutor.errors import IndexCorrupt, IndexMissing, IndexStale, TutorError
 from tutor.ground import Lexicon, Unit, split_units
 from tutor.quiz.items import BANK_FILE, BUILDER, build_bank, write_bank
 from tutor.text import bm25_tokens
 
-FORMAT = "tutor-index/2"
+FORMAT = "tutor-index/3"
 REBUILD = "tutor index --rebuild"
 FILES = (
     "manifest.json",
@@ -48,6 +61,8 @@ FILES = (
     "units.jsonl",
     "units.npy",
     "quiz.jsonl",
+    "embed/model.onnx",
+    "embed/tokenizer.json",
 )
 
 
@@ -73,6 +88,26 @@ class Index:
     def lexicon(self) -> Lexicon:
         return Lexicon.from_texts([c.embedding_text() for c in self.chunks])
 
+    def query_embedder(self) -> OnnxEmbedder:
+        """The light embedder for questions: the model exported into this index."""
+        return OnnxEmbedder(self.path, self.manifest["embedding"]["query"]["files"])
+
+
+def _bm25s() -> Any:
+    """bm25s, imported without SciPy. bm25s imports scipy.sparse only if it can, to
+    offer a second way of building its matrix; the tutor uses its NumPy way (the default,
+    `csc_backend="numpy"`), and SciPy cost ~1 s of a cold `tutor ask`. A `None` entry in
+    `sys.modules` makes that one import fail; it is removed right after."""
+    if "bm25s" not in sys.modules and "scipy.sparse" not in sys.modules:
+        sys.modules["scipy.sparse"] = None  # type: ignore[assignment]
+        try:
+            import bm25s
+        finally:
+            del sys.modules["scipy.sparse"]
+    import bm25s
+
+    return bm25s
+
 
 def chunk_units(chunks: list[Chunk], lexicon: Lexicon) -> dict[str, list[Unit]]:
     """Each chunk's sentences as verifier units, numbered by row in the vector store."""
@@ -91,13 +126,22 @@ def unit_embedding_text(title: str, u: Unit) -> str:
 
 
 def _manifest(
-    settings: Settings, embedder: Embedder, chunks: list[Chunk], n_units: int
+    settings: Settings,
+    embedder: EmbeddingModel,
+    chunks: list[Chunk],
+    n_units: int,
+    query: dict[str, Any],
 ) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "tutor_version": __version__,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "embedding": {"model": embedder.name, "dim": embedder.dim, "normalized": True},
+        "embedding": {
+            "model": embedder.name,
+            "dim": embedder.dim,
+            "normalized": True,
+            "query": query,
+        },
         "chunker": _chunker(settings),
         "lexical": {"library": "bm25s", "tokenizer": "tutor.text.bm25_tokens"},
         "corpus": {p.name: sha256_file(p) for p in corpus_files(settings.corpus_dir)},
@@ -134,13 +178,18 @@ def _section_json(s: Section) -> dict[str, Any]:
 
 def build_index(
     settings: Settings,
-    embedder: Embedder | None = None,
+    embedder: EmbeddingModel | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Index:
-    """Parse, chunk, embed and write the index atomically; returns it loaded."""
-    import bm25s
+    """Parse, chunk, embed and write the index atomically; returns it loaded.
+
+    The query embedder is always the real model's ONNX export (see `tutor.embed.build`),
+    whichever `embedder` embeds the chunks: tests pass a fake one."""
     import faiss
 
+    from tutor.embed import export_query_model
+
+    bm25s = _bm25s()
     say = progress or (lambda _msg: None)
     embedder = embedder or Embedder()
     files = load_corpus(settings.corpus_dir)
@@ -160,7 +209,7 @@ def build_index(
     unit_rows = [(cid, u) for cid, us in units.items() for u in us]
     say(f"embedding {len(unit_rows)} guide sentences")
     unit_vecs = embedder.embed([unit_embedding_text(by_id[cid].title, u) for cid, u in unit_rows])
-    manifest = _manifest(settings, embedder, chunks, len(unit_rows))
+    manifest = _manifest(settings, embedder, chunks, len(unit_rows), {})
     section_rows = [_section_json(s) for s in sections]
     built = Index(
         manifest,
@@ -190,10 +239,13 @@ def build_index(
             for cid, u in unit_rows:
                 fh.write(json.dumps({"chunk_id": cid, "row": u.row, "text": u.text}) + "\n")
         np.save(tmp / "units.npy", unit_vecs.astype(np.float32))
+        say("exporting the embedding model for questions (ONNX)")
+        query = export_query_model(tmp)
         (tmp / "sections.json").write_text(
             json.dumps(section_rows, ensure_ascii=False, indent=1),
             encoding="utf-8",
         )
+        manifest["embedding"]["query"] = query
         manifest["quiz"] = write_bank(bank, tmp / BANK_FILE)
         # the manifest goes last: a folder without it is never taken for an index
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -227,10 +279,18 @@ def check_index(settings: Settings) -> dict[str, Any]:
             f"Index format {got!r} is not {FORMAT!r} (built by another tutor version): "
             f"rebuild with `{REBUILD}`."
         )
-    if manifest.get("embedding", {}).get("model") != Embedder.name:
+    if manifest.get("embedding", {}).get("model") != MODEL_NAME:
         raise IndexStale(
             f"Index was embedded with {manifest.get('embedding', {}).get('model')!r}, "
-            f"not {Embedder.name!r}: rebuild with `{REBUILD}`."
+            f"not {MODEL_NAME!r}: rebuild with `{REBUILD}`."
+        )
+    query = manifest["embedding"].get("query") or {}
+    source = query.get("source", {}).get("version")
+    if query.get("format") != QUERY_FORMAT or source != model_version():
+        raise IndexStale(
+            f"The index's question embedder ({query.get('format')!r}, model package "
+            f"{source!r}) is not {QUERY_FORMAT!r} for the installed model package "
+            f"{model_version()!r}: rebuild with `{REBUILD}`."
         )
     if manifest.get("chunker") != _chunker(settings):
         raise IndexStale(
@@ -262,9 +322,9 @@ def check_index(settings: Settings) -> dict[str, Any]:
 
 
 def load_index(settings: Settings) -> Index:
-    import bm25s
     import faiss
 
+    bm25s = _bm25s()
     manifest = check_index(settings)
     where = settings.index_dir
     try:
@@ -300,7 +360,7 @@ def load_index(settings: Settings) -> Index:
 
 def ensure_index(
     settings: Settings,
-    embedder: Embedder | None = None,
+    embedder: EmbeddingModel | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[Index, bool]:
     """Load the index, rebuilding it when it was never built or is stale; (index, rebuilt).

@@ -32,7 +32,7 @@ import numpy as np
 from tutor.text import STOPWORDS, content_stems, sentences, stem
 
 if TYPE_CHECKING:
-    from tutor.embed import Embedder
+    from tutor.embed import EmbeddingModel
     from tutor.ground import Lexicon
 
 # Types whose answer is a figure or a specific setting: a sentence that answers one must
@@ -145,7 +145,7 @@ class AnswerTyper:
         return dist, 1.0 / (1.0 + math.exp(-max(min(zq, 40.0), -40.0)))
 
 
-def fit_typer(embedder: Embedder, c: float = 3.0) -> dict[str, Any]:
+def fit_typer(embedder: EmbeddingModel, c: float = 3.0) -> dict[str, Any]:
     """Fit both probes on the packaged example questions; returns them as data."""
     from sklearn.linear_model import LogisticRegression
 

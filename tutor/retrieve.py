@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from tutor.chunk import Chunk
-from tutor.embed import Embedder
+from tutor.embed import EmbeddingModel
 from tutor.index import Index
 from tutor.text import bm25_tokens
 
@@ -119,7 +119,7 @@ def merge_chunks(chunks: list[Chunk]) -> Chunk:
 
 
 class Retriever:
-    def __init__(self, index: Index, embedder: Embedder, rrf_k: int = RRF_K) -> None:
+    def __init__(self, index: Index, embedder: EmbeddingModel, rrf_k: int = RRF_K) -> None:
         self.index = index
         self.embedder = embedder
         self.rrf_k = rrf_k

