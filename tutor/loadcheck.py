@@ -108,7 +108,7 @@ class BackendRun:
     questions_per_session: int
     requests: list[Request] = field(default_factory=list)
     wall_s: float = 0.0
-    load_before: tuple[float, float, float] | None = None
+    load_before: tuple[float, ...] | None = None
     skipped: str | None = None
 
     def summary(self) -> dict[str, Any]:
@@ -322,7 +322,7 @@ def run_backend(
                     run.requests.append(req)
             client.close()
 
-        run.load_before = os.getloadavg()
+        run.load_before = tuple(round(x, 2) for x in os.getloadavg())
         threads = [threading.Thread(target=session, args=(i,)) for i in range(sessions)]
         t0 = time.perf_counter()
         for t in threads:
