@@ -171,6 +171,12 @@ def _outcome(content: str) -> str | None:
     return None
 
 
+def ask_inputs(question: str, chat: list[dict[str, Any]], k: int) -> tuple[Any, ...]:
+    """The page's `/ask` inputs: question, chat, passages (k), model ("" = default),
+    temperature. The one place to change if the page's inputs change."""
+    return (question, chat, k, "", 0.0)
+
+
 def ask(
     client: Any,
     session: int,
@@ -187,9 +193,9 @@ def ask(
     """
     req = Request(session, question, "lost")
     t0 = clock()
-    job = client.submit(question, chat, k, "", 0.0, api_name="/ask")
     seen = 0
     try:
+        job = client.submit(*ask_inputs(question, chat, k), api_name="/ask")
         while True:
             finished = job.done()  # read before the outputs, so none is missed at the end
             outputs = job.outputs()
@@ -296,7 +302,7 @@ def run_backend(
     with served(backend, env) as url:
         # waits for the index and the model to load; not counted
         warm = Client(url, verbose=False)
-        warm.predict("warm up: what is a data lake?", [], k, "", 0.0, api_name="/ask")
+        warm.predict(*ask_inputs("warm up: what is a data lake?", [], k), api_name="/ask")
         warm.close()
         lock = threading.Lock()
         released: list[float] = []  # when every client was connected and asking began
