@@ -19,8 +19,11 @@ printed side by side in one table; the figures are also written as JSON (`--json
 Limits: figures, not assertions. The clients run in this process and the server in a
 child process on the same machine, so both share its cores; timings include queue
 waits and are only as precise as the poll interval (`POLL_S`). Abstentions have no
-cited sentence and are left out of the first-sentence figures (they are counted). Exit
-status 1 if any answer was lost or failed, or a requested backend could not run.
+cited sentence and are left out of the first-sentence figures (they are counted). The
+model server is not started here: `--llm-url` must point at a running one. The base
+settings ignore `TUTOR_LLM_URL`/`TUTOR_LLM_MODEL` so the in-process column stays
+in-process, but an `llm_url` in `tutor.toml` would still apply to it. Exit status 1 if
+any answer was lost or failed, or a requested backend could not run.
 """
 
 from __future__ import annotations
