@@ -50,8 +50,10 @@ bench: index
 eval: index
 	$(TUTOR) eval
 
+# 32 sessions × 3 questions against the web app, per backend, side by side; writes
+# loadcheck.json. e.g. make loadcheck LOADCHECK_ARGS="--llm-url http://127.0.0.1:8080/v1"
 loadcheck: index
-	$(PY) -m tutor.loadcheck
+	$(PY) -m tutor.loadcheck $(LOADCHECK_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check tutor tests
