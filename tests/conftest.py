@@ -82,14 +82,6 @@ def schedule(clock):
     return Schedule(clock, fuzz=False)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def web_url(session_settings: Settings, tutor):
     """The web app, built by build_app around the session's tutor, on a free port."""

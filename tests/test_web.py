@@ -84,15 +84,6 @@ def test_a_broken_model_setting_is_reported_not_raised(tmp_path):
     assert rt.error and "no.gguf does not exist" in rt.error
 
 
-def test_an_unreadable_model_setting_is_reported_in_the_page(web_url, tmp_path):
-    client = Client(web_url, verbose=False)
-    job = client.submit(
-        "What is key salting?", [], 5, str(tmp_path / "nope.gguf"), 0.0, api_name="/ask"
-    )
-    chat, _, _, _ = job.result()
-    assert "nope.gguf does not exist" in text_of(chat[-1])
-
-
 def test_html_in_the_corpus_is_shown_as_text():
     from tutor.answer import Citation
     from tutor.web.render import passage_html, render_answer

@@ -302,27 +302,38 @@ def sections(ctx: click.Context, corpus_dir: Path | None) -> None:
 @click.option("--share", is_flag=True, help="Also create a public Gradio share link (off).")
 @backend_options
 @setting_option("progress", "--progress")
+@setting_option("models_dir", "--models-dir")
+@setting_option("max_loaded_models", "--max-loaded-models")
+@setting_option("concurrency", "--concurrency")
+@setting_option("session_questions", "--session-questions")
+@setting_option("auth_file", "--auth-file")
 @click.pass_context
-def serve(
-    ctx: click.Context, host: str, port: int, share: bool, progress: Path | None, **backend: Any
-) -> None:
+def serve(ctx: click.Context, host: str, port: int, share: bool, **options: Any) -> None:
     """Start the web tutor (chat with clickable citations, section browser, practice).
+
+    For a class: --host 0.0.0.0 with logins (TUTOR_AUTH=user:password or --auth-file),
+    --models-dir to offer more GGUF models by name, --llm-url for a model server and
+    --concurrency for how many of its replies run at once.
 
     Example:
 
         tutor serve --port 7860   then open http://127.0.0.1:7860
     """
-    settings = _settings(ctx, progress=progress, **backend)
+    settings = _settings(ctx, **options)
     from tutor.generate import drafter_for
+    from tutor.generate.models import gguf_files
     from tutor.quiz.progress import open_progress
+    from tutor.web.app import build_app, exposure_warning, launch, logins
 
     drafter_for(settings)  # a bad --model or --llm-url fails here, not in the page
+    gguf_files(settings.models_dir)  # and so does a bad --models-dir
     with open_progress(settings.progress_path()):
-        pass  # and so does a corrupt or newer progress file
-    from tutor.web.app import build_app, launch
-
+        pass  # and a corrupt or newer progress file
+    auth = logins(settings)  # and a malformed login
+    if warning := exposure_warning(host, share, bool(auth)):
+        click.echo(f"tutor: {warning}", err=True)
     click.echo(f"tutor: serving on http://{host}:{port} (Ctrl-C to stop)", err=True)
-    launch(build_app(settings), host=host, port=port, share=share)
+    launch(build_app(settings), host=host, port=port, share=share, auth=auth)
 
 
 def profile_option(f: Callable[..., Any]) -> Callable[..., Any]:

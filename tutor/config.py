@@ -85,7 +85,40 @@ class Settings:
             "default: tutor/data/calibration.json, fitted by `tutor calibrate`"
         ),
     )
-
+    # -- serving the page to a class (see tutor/web/app.py) ------------------------------
+    models_dir: Path | None = field(
+        default=None,
+        metadata=_meta(
+            "folder of .gguf files the web page offers by name beside the default model "
+            "(the page never takes a path from the browser)"
+        ),
+    )
+    max_loaded_models: int = field(
+        default=2,
+        metadata=_meta(
+            "most extra GGUF models the page keeps loaded (least recently used evicted)", 1, 16
+        ),
+    )
+    concurrency: int = field(
+        default=4,
+        metadata=_meta("model calls at once through a server backend (--llm-url)", 1, 256),
+    )
+    session_questions: int = field(
+        default=1,
+        metadata=_meta("questions one browser session may have in progress at once", 1, 10),
+    )
+    auth: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_meta(
+            "page logins as user:password pairs separated by commas; set TUTOR_AUTH",
+            secret=True,
+        ),
+    )
+    auth_file: Path | None = field(
+        default=None,
+        metadata=_meta("file of page logins, one user:password a line"),
+    )
     progress: Path | None = field(
         default=None,
         metadata=_meta(

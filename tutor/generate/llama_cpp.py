@@ -12,9 +12,9 @@ Limits: CPU only; one generation at a time per drafter.
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from collections.abc import Iterator
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,8 @@ class LlamaCppDrafter:
         return self._llm
 
     def warm_up(self) -> None:
-        self._load()
+        with self.lock:  # two sessions' first questions must not load it twice
+            self._load()
 
     def stream(
         self,
@@ -103,8 +104,8 @@ class LlamaCppDrafter:
         usage: Usage | None = None,
     ) -> Iterator[str]:
         """Yield the reply text piece by piece (one token each); fills `usage`."""
-        llm = self._load()
         with self.lock:
+            llm = self._load()
             parts = llm.create_chat_completion(
                 messages=messages,
                 max_tokens=max_tokens,

@@ -19,6 +19,7 @@ to decode greedily, as llama.cpp and vLLM do.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -67,6 +68,8 @@ class ServerDrafter:
             {"Authorization": f"Bearer {settings.llm_api_key}"} if settings.llm_api_key else {}
         )
         self._client: httpx.Client | None = None
+        # at most `concurrency` replies at once from this process; the others wait here
+        self.slots = threading.BoundedSemaphore(settings.concurrency)
 
     @property
     def name(self) -> str:
@@ -147,8 +150,12 @@ class ServerDrafter:
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        t0 = time.perf_counter()
         reply = _Reply()
+        with self.slots:
+            t0 = time.perf_counter()
+            yield from self._post(body, usage, reply, t0)
+
+    def _post(self, body: dict[str, Any], usage: Usage, reply: _Reply, t0: float) -> Iterator[str]:
         try:
             with self._http().stream("POST", self.url + "/chat/completions", json=body) as r:
                 if r.status_code >= 400:

@@ -5,16 +5,19 @@ them the passage panel where every citation opens, highlighted inside its sectio
 `build_app` builds the page and never launches it; `launch` serves it (loopback by
 default, no public share link unless asked). One `Runtime` per process loads the index,
 the models and the item bank once, in a background thread, and is shared by every
-session; the page shows what it is loading meanwhile. Gradio's queue runs one chat
-answer at a time (llama.cpp must not be called concurrently); others see their place in
-the queue. The tabs are built by `chat.py` and `practice.py`; all HTML is made (and
-escaped) in `render.py`.
+session; the page shows what it is loading meanwhile. Chat answers run concurrently:
+retrieval, the guide's lines, verification and rendering for every session at once, and
+only the model call waits its turn (one at a time per in-process model, `concurrency`
+at once for a server). The page offers models by name (`tutor.generate.models`), never
+a path; each session may have `session_questions` questions in progress; `launch` can
+put the page behind logins, and the CLI warns when it is served beyond loopback without.
+The tabs are built by `chat.py` and `practice.py`; all HTML is made (and escaped) in
+`render.py`.
 """
 
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -22,7 +25,8 @@ import gradio as gr
 from tutor.answer import Tutor
 from tutor.config import Settings
 from tutor.errors import TutorError
-from tutor.generate import Drafter, drafter_for
+from tutor.generate import drafter_for
+from tutor.generate.models import Models
 from tutor.quiz.schedule import Schedule
 from tutor.web.chat import build_browser, build_chat_tab
 from tutor.web.practice import build_practice_tab, profile_store, scope_choices
@@ -35,8 +39,9 @@ if TYPE_CHECKING:
 
 
 class Runtime:
-    """The process-wide tutor, loaded once in the background; extra GGUF models by path;
-    the item bank and a `Learner` per profile for the Practice tab."""
+    """The process-wide tutor, loaded once in the background; the models the page offers
+    by name (`Models`); the item bank and a `Learner` per profile for the Practice tab;
+    and how many questions each browser session has in progress."""
 
     def __init__(
         self, settings: Settings, tutor: Tutor | None = None, schedule: Schedule | None = None
@@ -49,10 +54,11 @@ class Runtime:
         self.error: str | None = None
         self.status = "ready" if tutor else "starting"
         self._done = threading.Event()
-        self._generators: dict[str, Drafter] = {}
-        self._lock = threading.Lock()
+        self.models: Models | None = None
+        self.sessions = SessionLimit(settings.session_questions)
         self._corpus_lock = threading.Lock()
         if tutor:
+            self.models = Models(settings, tutor.generator)
             self._done.set()
 
     def start(self) -> None:
@@ -66,15 +72,17 @@ class Runtime:
         try:
             self.status = "checking the index…"
             drafter = drafter_for(self.settings)
-            embedder = Embedder()
+            models = Models(self.settings, drafter)  # a bad --models-dir fails here
+            embedder = Embedder()  # builds the index if needed; questions use its ONNX export
 
             def say(msg: str) -> None:
                 self.status = msg
 
             index, _ = ensure_index(self.settings, embedder, progress=say)
             self.status = "loading the embedding model and the language model…"
-            tutor = Tutor(self.settings, index, embedder, drafter)
+            tutor = Tutor(self.settings, index, generator=drafter)
             tutor.warm_up()
+            self.models = models
             self.tutor = tutor
             self.status = "ready"
         except TutorError as e:
@@ -136,19 +144,80 @@ class Runtime:
     def ready(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout) and self.tutor is not None
 
-    def generator_for(self, path: str) -> Drafter | None:
-        """None for the default model; otherwise a cached drafter for that GGUF path."""
-        path = path.strip()
-        default = getattr(self.tutor.generator, "path", None) if self.tutor else None
-        if not path or self.tutor is None or Path(path) == default:
-            return None
+
+class SessionLimit:
+    """How many questions each browser session has in progress (answering, or waiting
+    for the model); a session already at `most` is refused until one finishes, so one
+    visitor cannot fill the model's queue for everyone else."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self._n: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def enter(self, session: str | None) -> bool:
+        """Count a question in; False (and nothing counted) when the session is full.
+        A question without a session (called from code, not a browser) is not limited."""
+        if session is None:
+            return True
         with self._lock:
-            if path not in self._generators:
-                # a path always means a GGUF in this process, whatever the backend
-                gen = drafter_for(self.settings.with_overrides(model=path, llm_url=""))
-                gen.warm_up()
-                self._generators[path] = gen
-            return self._generators[path]
+            if self._n.get(session, 0) >= self.most:
+                return False
+            self._n[session] = self._n.get(session, 0) + 1
+            return True
+
+    def leave(self, session: str | None) -> None:
+        if session is None:
+            return
+        with self._lock:
+            n = self._n.get(session, 0) - 1
+            if n > 0:
+                self._n[session] = n
+            else:
+                self._n.pop(session, None)
+
+    def in_progress(self, session: str) -> int:
+        with self._lock:
+            return self._n.get(session, 0)
+
+
+def logins(settings: Settings) -> list[tuple[str, str]]:
+    """The page's user:password pairs, from `auth` (TUTOR_AUTH) and `auth_file`. A
+    malformed entry is an error that says where it is (never what the password is)."""
+    entries: list[tuple[str, str]] = []
+    if settings.auth:
+        entries += [("TUTOR_AUTH", e) for e in settings.auth.split(",") if e.strip()]
+    if settings.auth_file is not None:
+        try:
+            text = settings.auth_file.read_text(encoding="utf-8")
+        except OSError as e:
+            raise TutorError(
+                f"Cannot read the logins file {settings.auth_file} ({e.strerror}): fix --auth-file."
+            ) from None
+        entries += [
+            (f"{settings.auth_file} line {n}", line.strip())
+            for n, line in enumerate(text.splitlines(), start=1)
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
+    out = []
+    for where, entry in entries:
+        user, sep, password = entry.strip().partition(":")
+        if not sep or not user or not password:
+            raise TutorError(f"A login in {where} is not user:password (both non-empty): fix it.")
+        out.append((user, password))
+    return out
+
+
+def exposure_warning(host: str, share: bool, has_logins: bool) -> str | None:
+    """A warning when the page is reachable beyond this machine and anyone may use it."""
+    loopback = host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+    if (loopback and not share) or has_logins:
+        return None
+    where = "through a public share link" if share else f"on {host}"
+    return (
+        f"Warning: serving {where} without logins, so anyone who can reach it can use this "
+        "tutor and its model. Set TUTOR_AUTH=user:password or --auth-file FILE."
+    )
 
 
 def build_app(
@@ -173,11 +242,13 @@ def build_app(
             quiz = scope_choices(runtime.bank(), runtime.task_titles()) if done else None
         except TutorError:
             quiz = None
+        models = runtime.models.names() if runtime.models else None
         return (
             status_text(),
             gr.Timer(active=not done),
             gr.Dropdown(choices=choices),
             gr.Dropdown(choices=quiz) if quiz else gr.skip(),
+            gr.Dropdown(choices=models) if models else gr.skip(),
         )
 
     with gr.Blocks(title="DEA-C01 tutor", fill_width=True, analytics_enabled=False) as app:
@@ -203,11 +274,15 @@ def build_app(
         timer = gr.Timer(0.5)
         timer.tick(
             tick,
-            outputs=[status, timer, picker, practice.scope],
+            outputs=[status, timer, picker, practice.scope, chat.model],
             concurrency_limit=None,
             show_progress="hidden",
         )
-    app.queue(default_concurrency_limit=1, max_size=128)
+    # Answers run side by side: only the model call is serialised (by the in-process
+    # drafter's lock, or up to `concurrency` calls for a server), so every session's
+    # guide lines appear as soon as its own retrieval is done. The practice events are
+    # short and keep the one-at-a-time default.
+    app.queue(default_concurrency_limit=1, max_size=256)
     return app
 
 
@@ -217,12 +292,15 @@ def launch(
     port: int = 7860,
     share: bool = False,
     block: bool = True,
+    auth: list[tuple[str, str]] | None = None,
 ) -> None:
-    """Serve the app; never a public link unless `share`."""
+    """Serve the app; never a public link unless `share`; behind a login page when
+    `auth` lists user:password pairs."""
     app.launch(
         server_name=host,
         server_port=port,
         share=share,
+        auth=auth or None,
         prevent_thread_lock=not block,
         css=CSS,
         js=JS,

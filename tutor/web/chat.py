@@ -3,8 +3,8 @@ and the section browser ("ask about this section").
 
 `build_chat_tab` lays the tab out inside the current Blocks context and wires its events;
 `build_browser` does the same for the browser in the passage column. Limits: the
-passage panel keeps the last ten entries; a "model file" setting must be a path the
-server can read.
+passage panel keeps the last ten entries; the model is chosen by name from the
+operator's list (`Runtime.models`), never by a path.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class ChatTab:
     inputs: list[Any]
     outputs: list[Any]
     scope_text: Callable[[str | None], str]
+    model: gr.Dropdown  # its choices are the runtime's model names, filled once loaded
 
 
 class Chat:
@@ -69,13 +70,15 @@ class Chat:
         k: float,
         model: str,
         temperature: float,
+        request: gr.Request | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         chat = list(chat or [])
         turns = list(turns or [])
         panel = list(panel or [])
 
-        def out(q_box: str = "") -> tuple[Any, ...]:
-            return (chat, turns, scope, panel, shown_panel(panel), q_box, self.scope_text(scope))
+        def out(q_box: str = "", clear_scope: bool = False) -> tuple[Any, ...]:
+            sc = None if clear_scope else scope
+            return (chat, turns, sc, panel, shown_panel(panel), q_box, self.scope_text(sc))
 
         try:
             q = validate_question(question, self.settings)
@@ -83,6 +86,35 @@ class Chat:
             chat.append({"role": "assistant", "content": f"⚠️ {_e(str(e))}"})
             yield out(question)
             return
+        session = request.session_hash if request is not None else None
+        if not self.runtime.sessions.enter(session):
+            most = self.runtime.sessions.most
+            chat.append(
+                {
+                    "role": "assistant",
+                    "content": "⚠️ Your previous question is still being answered; ask this "
+                    f"one when it is done (at most {most} at a time per page).",
+                }
+            )
+            yield out(question)
+            return
+        try:
+            yield from self._answer(q, chat, turns, scope, panel, k, model, temperature, out)
+        finally:
+            self.runtime.sessions.leave(session)
+
+    def _answer(
+        self,
+        q: str,
+        chat: list[dict[str, Any]],
+        turns: list[Turn],
+        scope: str | None,
+        panel: list[str],
+        k: float,
+        model: str,
+        temperature: float,
+        out: Callable[..., tuple[Any, ...]],
+    ) -> Iterator[tuple[Any, ...]]:
         turn = len(turns) + 1
         chat.append({"role": "user", "content": _e(q)})
         chat.append({"role": "assistant", "content": "⏳ searching the guide…"})
@@ -94,9 +126,9 @@ class Chat:
                 return
             chat[-1]["content"] = f"⏳ The tutor is starting ({_e(self.runtime.status)})…"
             yield out()
-        assert self.runtime.tutor is not None
+        assert self.runtime.tutor is not None and self.runtime.models is not None
         try:
-            gen = self.runtime.generator_for(model or "")
+            gen = self.runtime.models.get(model)
             shown: list[Sentence] = []
             sides: tuple[str, ...] = ()
             prefix = ""
@@ -157,8 +189,7 @@ class Chat:
             chat[-1]["content"] = f"⚠️ {_e(str(e))}"
             yield out()
             return
-        scope = None  # a section scope applies to one question
-        yield out()
+        yield out(clear_scope=True)  # a section scope applies to one question
 
     def scope_text(self, scope: str | None) -> str:
         s = self.runtime.section_by("id", scope) if scope else None
@@ -196,9 +227,11 @@ def build_chat_tab(
     gr.Examples(EXAMPLES, inputs=question, label="Try")
     with gr.Accordion("Settings", open=False):
         k = gr.Slider(1, 10, value=settings.k, step=1, label="Passages (k)")
-        model = gr.Textbox(
-            label="Model file (a GGUF path on the server; empty = default)",
-            placeholder=str(settings.model or "the packaged SmolLM2 GGUF"),
+        model = gr.Dropdown(
+            choices=[],
+            value=None,
+            label="Model (empty = the default)",
+            allow_custom_value=True,  # checked against the list when asked, by name only
             elem_id="model",
         )
         temperature = gr.Slider(
@@ -206,8 +239,9 @@ def build_chat_tab(
         )
     outputs = [chat, turns, scope, panel_state, panel, question, scope_md]
     inputs = [question, chat, turns, scope, panel_state, k, model, temperature]
-    send.click(h.respond, inputs, outputs, api_name="ask")
-    question.submit(h.respond, inputs, outputs, api_visibility="private")
+    # concurrent: only the model call inside waits its turn (see tutor/web/app.py)
+    send.click(h.respond, inputs, outputs, api_name="ask", concurrency_limit=None)
+    question.submit(h.respond, inputs, outputs, api_visibility="private", concurrency_limit=None)
     new.click(
         lambda: ([], [], None, [], "", "", ""),
         outputs=outputs[:5] + [question, scope_md],
@@ -220,7 +254,7 @@ def build_chat_tab(
         api_visibility="private",
         concurrency_limit=None,
     )
-    return ChatTab(question, scope, scope_md, h.respond, inputs, outputs, h.scope_text)
+    return ChatTab(question, scope, scope_md, h.respond, inputs, outputs, h.scope_text, model)
 
 
 def build_browser(

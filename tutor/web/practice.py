@@ -288,7 +288,13 @@ def build_practice_tab(
         [chat.question, tabs],
         api_visibility="private",
         concurrency_limit=None,
-    ).then(chat.respond, chat.inputs, chat.outputs, api_visibility="private")
+    ).then(
+        chat.respond,
+        chat.inputs,
+        chat.outputs,
+        api_visibility="private",
+        concurrency_limit=None,
+    )
     gr.on(
         [profile.blur, profile.submit],
         h.rename,
