@@ -12,14 +12,16 @@ Kinds:
   "For ingesting data from SaaS services ...", "Scenario: ... Solution: ...").
 
 Distractors are sibling names or descriptions (same list, then section, task, domain),
-all of the key's type (services with services), never named in the key's sentence, and
-never one the guide itself supports in the key's place: the claim the item makes with a
-distractor (`claim`) is checked against every sentence of the guide and must fail.
+all of the key's type (services with services), never named in the key's cited lines,
+and never one the guide itself supports in the key's place: the claim the item makes with
+a distractor (`claim`) is checked against every sentence of the guide and must fail. The
+key's claim must pass the verifier over the cited lines alone, or the item is left out.
 
 No model writes or rewords anything: stems come from fixed templates over the guide's
-sentence (`tutor.quiz.stems`), so no item depends on a model being right. Near-duplicate stems (content-word
-Jaccard >= 0.8, or embedding cosine >= 0.95 when an embedder is given) are dropped, the
-later one giving way. Stored as `index/quiz.jsonl`, built by `tutor index`.
+sentence (`tutor.quiz.stems`), so no item depends on a model being right. Near-duplicate
+stems (content-word Jaccard >= 0.8, or embedding cosine >= 0.95 when an embedder is
+given) are dropped, the later one giving way. Stored as `index/quiz.jsonl`, built by
+`tutor index`.
 
 Limits: the stems are templates, so some read stiffly ('... described as "..."'); a fact
 is a single sentence, so a line whose meaning needs its parent line ("Use Cases: ...")

@@ -139,6 +139,8 @@ class Stems:
                 else f"A data engineer needs {_lc(body)}. Which AWS service fits?",
             )
         if service and self.imperative(body):
+            if body.startswith("Use "):  # not "would you use to use ..."
+                return "scenario", f"Which AWS service lets you {_lc(body)}?"
             return "scenario", f"Which AWS service would you use to {_lc(body)}?"
         pred = self.predicate(fact)
         if pred is not None:
