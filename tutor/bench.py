@@ -196,7 +196,10 @@ def main() -> None:
     width = max(len(k) for k in out)
     for k, v in out.items():
         print(f"{k:<{width}}  {v}")
-    print(f"questions: {len(QUESTIONS)}, answered: {len(tutor_rates)}; wrote bench.json")
+    print(
+        f"questions: {len(QUESTIONS)}, model drafts timed: {len(tutor_rates)} (the others "
+        "abstained or were answered by guide lines alone); wrote bench.json"
+    )
 
 
 def _median(xs: list[float], digits: int) -> float | None:
