@@ -13,6 +13,7 @@ Limits: CPU only; one generation at a time per drafter.
 from __future__ import annotations
 
 import importlib.util
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,7 +69,8 @@ class LlamaCppDrafter:
         self.path = gguf_path(settings)
         check_gguf(self.path)  # the one place a GGUF is checked: a bad --model fails early
         self.n_ctx = settings.n_ctx
-        self.threads = settings.threads or None
+        # 0 means all cores (llama-cpp-python's own default would be half of them)
+        self.threads = settings.threads or os.cpu_count() or 1
         self._llm: Any = None
         self.lock = threading.Lock()
 

@@ -49,7 +49,7 @@ from tutor.quiz.stems import Stems, description, display, domain_task, mentions,
 from tutor.text import content_stems
 
 if TYPE_CHECKING:
-    from tutor.embed import Embedder
+    from tutor.embed import EmbeddingModel
     from tutor.index import Index
 
 LETTERS = "ABCD"
@@ -308,7 +308,7 @@ def guide_files(index: Index) -> list[Path]:
     return [Path(index.corpus_dir) / name for name in sorted(index.manifest["corpus"])]
 
 
-def build_bank(index: Index, embedder: Embedder | None = None) -> list[Item]:
+def build_bank(index: Index, embedder: EmbeddingModel | None = None) -> list[Item]:
     """The item bank of a loaded `tutor.index.Index`, in guide order; the same guide and
     index give the same bank. `index.corpus_dir` must hold the guide the index was built
     from (the index's manifest checks its hash)."""
@@ -358,7 +358,9 @@ def build_bank(index: Index, embedder: Embedder | None = None) -> list[Item]:
     return items
 
 
-def near_duplicate_pairs(items: list[Item], embedder: Embedder | None) -> list[tuple[int, int]]:
+def near_duplicate_pairs(
+    items: list[Item], embedder: EmbeddingModel | None
+) -> list[tuple[int, int]]:
     """Index pairs (i < j) of stems that are the same question: content-word Jaccard
     >= 0.8, or (with an embedder) cosine >= 0.95."""
     sets = [set(content_stems(it.stem)) for it in items]
@@ -374,7 +376,7 @@ def near_duplicate_pairs(items: list[Item], embedder: Embedder | None) -> list[t
     return pairs
 
 
-def drop_near_duplicates(items: list[Item], embedder: Embedder | None) -> list[Item]:
+def drop_near_duplicates(items: list[Item], embedder: EmbeddingModel | None) -> list[Item]:
     """The items without the later one of each near-duplicate pair."""
     drop = {j for i, j in near_duplicate_pairs(items, embedder)}
     return [it for k, it in enumerate(items) if k not in drop]
