@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from tutor.config import load_settings
 
@@ -171,6 +172,8 @@ def main() -> None:
                 bare_rates.append((usage.completion_tokens - 1) / usage.decode_s)
         server_name = server.name
 
+    model_name = tutor.generator.name
+    load = load_figures()  # the load check serves its own app, in a child process
     decode = statistics.median(tutor_rates) if tutor_rates else 0.0
     bare = statistics.median(bare_rates) if bare_rates else 0.0
     out = {
@@ -186,8 +189,9 @@ def main() -> None:
         "decode_ratio": round(decode / bare, 3) if bare else None,
         "server_first_token_p50_s": _median(server_first_token, 3),
         **cold,
+        **load,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "model": tutor.generator.name,
+        "model": model_name,
         "server_model": f"{server_name} at {url}",
         "machine": f"{platform.machine()}, {_cores()} cores, {platform.python_version()}, "
         f"{platform.platform()}",
@@ -200,6 +204,17 @@ def main() -> None:
         f"questions: {len(QUESTIONS)}, model drafts timed: {len(tutor_rates)} (the others "
         "abstained or were answered by guide lines alone); wrote bench.json"
     )
+
+
+def load_figures(sessions: int = 32, questions: int = 3) -> dict[str, Any]:
+    """The web page under load, in-process model (`make loadcheck` has both backends):
+    `sessions` concurrent sessions × `questions` each, timed from their streamed updates."""
+    from tutor.loadcheck import Backend, run_backend
+
+    s = run_backend(Backend("in-process", {}), sessions, questions).summary()
+    keys = ("load_sessions", "load_first_sentence_p50_s", "load_first_sentence_p95_s")
+    more = ("load_total_p50_s", "load_total_p95_s", "throughput_qps", "errors", "lost")
+    return {k if k.startswith("load_") else f"load_{k}": s.get(k) for k in (*keys, *more)}
 
 
 def _median(xs: list[float], digits: int) -> float | None:

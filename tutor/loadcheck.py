@@ -19,8 +19,9 @@ printed side by side in one table; the figures are also written as JSON (`--json
 Limits: figures, not assertions. The clients run in this process and the server in a
 child process on the same machine, so both share its cores; timings include queue
 waits and are only as precise as the poll interval (`POLL_S`). Abstentions have no
-cited sentence and are left out of the first-sentence figures (they are counted). The
-model server is not started here: `--llm-url` must point at a running one. The base
+cited sentence and are left out of the first-sentence figures (they are counted). Without
+`--llm-url`, the server column is llama.cpp's server (or llama-cpp-python's) started on
+loopback with the same GGUF (`--no-server` skips it). The base
 settings ignore `TUTOR_LLM_URL`/`TUTOR_LLM_MODEL` so the in-process column stays
 in-process, but an `llm_url` in `tutor.toml` would still apply to it. Exit status 1 if
 any answer was lost or failed, or a requested backend could not run.
@@ -430,6 +431,11 @@ def parse_args(argv: list[str] | None, env: Mapping[str, str]) -> argparse.Names
         default=env.get(ENV_LLM_MODEL),
         help=f"the server's model name (env {ENV_LLM_MODEL})",
     )
+    p.add_argument(
+        "--no-server",
+        action="store_true",
+        help="without --llm-url, run only the in-process model (no local server column)",
+    )
     p.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds one question may take")
     p.add_argument(
         "--json", type=Path, default=Path("loadcheck.json"), help="where to write the figures"
@@ -447,7 +453,25 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     args = parse_args(argv, env)
     runs: list[BackendRun] = []
-    for backend in backends(args.llm_url, args.llm_model):
+    with contextlib.ExitStack() as stack:
+        url, model = args.llm_url, args.llm_model
+        if not url and not args.no_server:
+            # no server given: llama.cpp's server with the same GGUF, on loopback
+            from tutor.config import load_settings
+            from tutor.generate.llama_server import local_server
+
+            print("server: starting a local OpenAI-compatible server with the GGUF…", flush=True)
+            url = stack.enter_context(local_server(load_settings(env=base_env(env))))
+        runs = run_all(backends(url, model), args)
+    summaries = [r.summary() for r in runs]
+    return report(runs, summaries, args)
+
+
+def run_all(chosen: list[Backend], args: argparse.Namespace) -> list[BackendRun]:
+    """Each backend in turn (never at once: they would share the same cores)."""
+    env = dict(os.environ)
+    runs: list[BackendRun] = []
+    for backend in chosen:
         print(
             f"{backend.name}: {args.sessions} sessions × {args.questions} questions…",
             flush=True,
@@ -456,7 +480,13 @@ def main(argv: list[str] | None = None) -> int:
         if run.skipped:
             print(f"  skipped: {run.skipped}", flush=True)
         runs.append(run)
-    summaries = [r.summary() for r in runs]
+    return runs
+
+
+def report(
+    runs: list[BackendRun], summaries: list[dict[str, Any]], args: argparse.Namespace
+) -> int:
+    """Print the table (and any lost or failed request), write the JSON; the exit status."""
     for run in runs:
         for r in sorted(run.requests, key=lambda r: (r.session, r.total_s or 0.0)):
             if r.outcome in ("error", "lost"):
@@ -471,13 +501,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{s['backend']} {s['load_avg_before']}" for s in summaries if s["load_avg_before"]
         )
     )
-    report = {
+    figures = {
         "tool": "tutor.loadcheck",
         "cpu_count": os.cpu_count(),
         "backends": {s["backend"]: s for s in summaries},
         "requests": {r.backend.name: [asdict(q) for q in r.requests] for r in runs},
     }
-    write_json(args.json, report)
+    write_json(args.json, figures)
     print(f"figures written to {args.json}")
     bad = any(s["skipped"] or s["errors"] or s["lost"] for s in summaries)
     return 1 if bad else 0
