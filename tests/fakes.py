@@ -53,6 +53,9 @@ class FakeGenerator:
         self.pieces = 0  # pieces taken by the caller
         self.closed = False  # the caller stopped before the end of the reply
 
+    def check(self) -> None:
+        return None
+
     def warm_up(self) -> None:
         return None
 

