@@ -66,7 +66,7 @@ def workdir(tmp_path: Path, session_settings: Settings, built_index) -> Path:
 
 
 @pytest.mark.slow
-def test_the_server_backend_answers_exactly_as_the_in_process_model(tutor, llm_server):
+def test_the_server_backend_answers_through_the_same_pipeline(tutor, llm_server):
     server = drafter_for(tutor.settings.with_overrides(llm_url=llm_server))
     server.warm_up()
     served = httpx.get(llm_server + "/models").json()["data"][0]["id"]
