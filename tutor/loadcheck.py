@@ -452,7 +452,6 @@ def parse_args(argv: list[str] | None, env: Mapping[str, str]) -> argparse.Names
 def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     args = parse_args(argv, env)
-    runs: list[BackendRun] = []
     with contextlib.ExitStack() as stack:
         url, model = args.llm_url, args.llm_model
         if not url and not args.no_server:
@@ -462,14 +461,14 @@ def main(argv: list[str] | None = None) -> int:
 
             print("server: starting a local OpenAI-compatible server with the GGUF…", flush=True)
             url = stack.enter_context(local_server(load_settings(env=base_env(env))))
-        runs = run_all(backends(url, model), args)
-    summaries = [r.summary() for r in runs]
-    return report(runs, summaries, args)
+        runs = run_all(backends(url, model), args, env)
+    return report(runs, args)
 
 
-def run_all(chosen: list[Backend], args: argparse.Namespace) -> list[BackendRun]:
+def run_all(
+    chosen: list[Backend], args: argparse.Namespace, env: dict[str, str]
+) -> list[BackendRun]:
     """Each backend in turn (never at once: they would share the same cores)."""
-    env = dict(os.environ)
     runs: list[BackendRun] = []
     for backend in chosen:
         print(
@@ -483,10 +482,9 @@ def run_all(chosen: list[Backend], args: argparse.Namespace) -> list[BackendRun]
     return runs
 
 
-def report(
-    runs: list[BackendRun], summaries: list[dict[str, Any]], args: argparse.Namespace
-) -> int:
+def report(runs: list[BackendRun], args: argparse.Namespace) -> int:
     """Print the table (and any lost or failed request), write the JSON; the exit status."""
+    summaries = [r.summary() for r in runs]
     for run in runs:
         for r in sorted(run.requests, key=lambda r: (r.session, r.total_s or 0.0)):
             if r.outcome in ("error", "lost"):
