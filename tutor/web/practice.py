@@ -218,7 +218,11 @@ class Practice:
     def first_item(
         self, scope_key: str, profile: str, seen: list[str], current: Any
     ) -> tuple[Any, ...]:
-        """On opening the tab: the next item, unless one is already on screen."""
+        """On opening the tab, and once the browser's profile is known: the next item,
+        unless one is already on screen. Before the page load has filled in the profile
+        there is nothing to show yet (the tab can be opened first)."""
+        if not (profile or "").strip():
+            return (gr.skip(),) * 5
         if current:
             return (gr.skip(),) * 4 + (self.progress_view(profile),)
         return self.show_next(scope_key, profile, seen)
@@ -303,15 +307,14 @@ def build_practice_tab(
         api_visibility="private",
         concurrency_limit=None,
     ).then(h.progress_view, profile, progress, api_visibility="private", concurrency_limit=None)
-    app.load(
-        h.remember, stored, [profile, stored], api_visibility="private", concurrency_limit=None
-    ).then(h.progress_view, profile, progress, api_visibility="private", concurrency_limit=None)
-
-    tab.select(
+    first = (
         h.first_item,
         [scope, profile, seen, current],
         [current, stem, options, feedback, progress],
-        api_visibility="private",
-        concurrency_limit=None,
     )
+    # the profile arrives with the page load; the tab may be opened before it does
+    app.load(
+        h.remember, stored, [profile, stored], api_visibility="private", concurrency_limit=None
+    ).then(*first, api_visibility="private", concurrency_limit=None)
+    tab.select(*first, api_visibility="private", concurrency_limit=None)
     return PracticeTab(scope)
