@@ -106,11 +106,17 @@ class Sentence:
 
 @dataclass
 class Retrieved:
+    """The numbered passages, before anything is shown. `waits` is True when the next
+    event waits for the model (no guide line was chosen), False when a guide line or the
+    abstention follows at once: a page can then skip a "searching" update, which under
+    load costs as much server time as the answer's first line."""
+
     question: str
     standalone: str
     passages: list[Citation]
     shape: str = "fact"
     sides: tuple[str, ...] = ()
+    waits: bool = False
 
 
 @dataclass
@@ -373,7 +379,17 @@ class Tutor:
         retrieved = [Citation.from_hit(n, h) for n, h in enumerate(hits, start=1)]
         # retrieval ends when the passages are known; scoring them is part of answering
         timings = Timings(retrieve_s=round(a.retrieved_at - t0, 4))
-        yield Retrieved(q_text, standalone, retrieved, q.shape, q.sides)
+        abstain = not hits or a.answerable_p < cal.answer
+
+        def similar(x: Candidate, y: Candidate) -> float:
+            vx, vy = a.vectors.get(x.unit.row), a.vectors.get(y.unit.row)
+            return float(vx @ vy) if vx is not None and vy is not None else 0.0
+
+        comp: Composition | None = (
+            None if abstain else compose(q, a.candidates, cal, self.lexicon, similar)
+        )
+        waits = comp is not None and not comp.lines
+        yield Retrieved(q_text, standalone, retrieved, q.shape, q.sides, waits)
 
         def answer(**kw: Any) -> Answer:
             timings.total_s = round(time.perf_counter() - t0, 4)
@@ -390,7 +406,7 @@ class Tutor:
                 **kw,
             )
 
-        if not hits or a.answerable_p < cal.answer:
+        if comp is None:
             nearest = list(dict.fromkeys(c.section_path for c in retrieved))[:3]
             text = "The guide does not cover this."
             if nearest:
@@ -404,12 +420,6 @@ class Tutor:
                 abstain_reason=why_abstain(a, cal),
             )
             return
-
-        def similar(x: Candidate, y: Candidate) -> float:
-            vx, vy = a.vectors.get(x.unit.row), a.vectors.get(y.unit.row)
-            return float(vx @ vy) if vx is not None and vy is not None else 0.0
-
-        comp: Composition = compose(q, a.candidates, cal, self.lexicon, similar)
         shown: list[Sentence] = []
 
         def show(s: Sentence) -> Sentence:

@@ -16,15 +16,22 @@ with `client.submit` and its streamed updates are read as they arrive, to time:
 Backends run one after another (never at once: they would share the same cores) and are
 printed side by side in one table; the figures are also written as JSON (`--json`).
 
+Each session opens its server-side state (a call to `/new`) before the asking starts,
+as a browser's page load would, and the sessions then ask at once: a burst, the worst
+case for first-sentence time.
+
 Limits: figures, not assertions. The clients run in this process and the server in a
-child process on the same machine, so both share its cores; timings include queue
-waits and are only as precise as the poll interval (`POLL_S`). Abstentions have no
-cited sentence and are left out of the first-sentence figures (they are counted). Without
-`--llm-url`, the server column is llama.cpp's server (or llama-cpp-python's) started on
-loopback with the same GGUF (`--no-server` skips it). The base
-settings ignore `TUTOR_LLM_URL`/`TUTOR_LLM_MODEL` so the in-process column stays
-in-process, but an `llm_url` in `tutor.toml` would still apply to it. Exit status 1 if
-any answer was lost or failed, or a requested backend could not run.
+child process on the same machine, so both share its cores: the report gives each
+one's CPU seconds during the run ("web app CPU", which includes the in-process model's
+decoding but not a model server's; "load generator CPU"), since real learners' browsers
+would not take the server's cores. Timings include queue waits and are only as precise
+as the poll interval (`POLL_S`). Abstentions have no cited sentence and are left out of
+the first-sentence figures (they are counted). Without `--llm-url`, the server column
+is llama.cpp's server (or llama-cpp-python's) started on loopback with the same GGUF
+(`--no-server` skips it). The base settings ignore `TUTOR_LLM_URL`/`TUTOR_LLM_MODEL`
+so the in-process column stays in-process, but an `llm_url` in `tutor.toml` would still
+apply to it. Exit status 1 if any answer was lost or failed, or a requested backend
+could not run.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import multiprocessing as mp
 import os
 import re
 import socket
+import ssl
 import sys
 import tempfile
 import threading
@@ -114,6 +122,8 @@ class BackendRun:
     wall_s: float = 0.0
     load_before: tuple[float, ...] | None = None
     skipped: str | None = None
+    server_cpu_s: float | None = None  # the web app's process, while the sessions ran
+    client_cpu_s: float | None = None  # this process: the sessions' clients
 
     def summary(self) -> dict[str, Any]:
         """The figures (JSON-ready): percentiles are None when nothing was measured."""
@@ -142,6 +152,8 @@ class BackendRun:
             # sent but no final answer: never came back, or came back unfinished
             "lost": sent - done - count["error"] if self.skipped is None else None,
             "load_avg_before": self.load_before,
+            "server_cpu_s": self.server_cpu_s,
+            "client_cpu_s": self.client_cpu_s,
         }
 
 
@@ -173,6 +185,20 @@ def _outcome(content: str) -> str | None:
     if ABSTAINED in content:
         return "abstained"
     return None
+
+
+def new_client(url: str, tls: ssl.SSLContext) -> Any:
+    """A gradio_client session that reuses one TLS context.
+
+    gradio_client opens a new httpx client for every submitted question (and for its
+    message stream), and httpx builds a fresh default TLS context for each: about 28 ms
+    of CPU loading the CA certificates, even for this loopback http:// URL. With 32
+    sessions asking at once that came to ~1.6 s of the load generator's own CPU on 2
+    cores, counted as the tutor's first-sentence time. One shared context (still
+    verifying, should the URL ever be https) removes that cost; a browser has none."""
+    from gradio_client import Client
+
+    return Client(url, verbose=False, ssl_verify=tls)  # httpx takes an SSLContext here
 
 
 def ask_inputs(question: str, chat: list[dict[str, Any]], k: int) -> tuple[Any, ...]:
@@ -264,15 +290,15 @@ def _serve(overrides: dict[str, Any], env: dict[str, str], ports: Any, stop: Any
 
 
 @contextlib.contextmanager
-def served(backend: Backend, env: Mapping[str, str]) -> Iterator[str]:
-    """The web app for one backend, in a child process; yields its URL."""
+def served(backend: Backend, env: Mapping[str, str]) -> Iterator[tuple[str, int]]:
+    """The web app for one backend, in a child process; yields its URL and the pid."""
     ctx = mp.get_context("spawn")
     ports, stop = ctx.Queue(), ctx.Event()
     proc = ctx.Process(target=_serve, args=(backend.overrides, dict(env), ports, stop), daemon=True)
     proc.start()
     try:
         port = ports.get(timeout=300)
-        yield f"http://127.0.0.1:{port}/"
+        yield f"http://127.0.0.1:{port}/", int(proc.pid or 0)
     finally:
         stop.set()
         proc.join(timeout=30)
@@ -293,8 +319,6 @@ def run_backend(
     timeout: float = TIMEOUT_S,
 ) -> BackendRun:
     """Serve the app for `backend`, warm it up, then run every session at once."""
-    from gradio_client import Client
-
     from tutor.config import load_settings
 
     env = dict(os.environ) if env is None else env
@@ -303,9 +327,10 @@ def run_backend(
     if run.skipped:
         return run
     k = load_settings(env=base_env(env)).with_overrides(**backend.overrides).k
-    with served(backend, env) as url:
+    with served(backend, env) as (url, pid):
         # waits for the index and the model to load; not counted
-        warm = Client(url, verbose=False)
+        tls = ssl.create_default_context()
+        warm = new_client(url, tls)
         warm.predict(*ask_inputs("warm up: what is a data lake?", [], k), api_name="/ask")
         warm.close()
         lock = threading.Lock()
@@ -314,7 +339,10 @@ def run_backend(
 
         def session(i: int) -> None:
             try:
-                client = Client(url, verbose=False)
+                client = new_client(url, tls)
+                # the session's server state, as a browser's page load creates it (Gradio
+                # builds it on a session's first event, from the whole page's config)
+                client.predict(api_name="/new")
             except Exception as e:  # no client: every question of the session failed
                 with lock:
                     run.requests += [
@@ -333,6 +361,7 @@ def run_backend(
             client.close()
 
         run.load_before = tuple(round(x, 2) for x in os.getloadavg())
+        cpu_before = cpu_seconds(pid), cpu_seconds()
         threads = [threading.Thread(target=session, args=(i,)) for i in range(sessions)]
         t0 = time.perf_counter()
         for t in threads:
@@ -340,7 +369,27 @@ def run_backend(
         for t in threads:
             t.join()
         run.wall_s = time.perf_counter() - (released[0] if released else t0)
+        run.server_cpu_s, run.client_cpu_s = (
+            round(after - before, 2) if after is not None and before is not None else None
+            for before, after in zip(cpu_before, (cpu_seconds(pid), cpu_seconds()), strict=True)
+        )
     return run
+
+
+def cpu_seconds(pid: int | None = None) -> float | None:
+    """User + system CPU seconds used so far by this process (`pid` None) or by the
+    process `pid` (read from /proc; None where there is none)."""
+    if pid is None:
+        import resource
+
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def backends(llm_url: str | None, llm_model: str | None) -> list[Backend]:
@@ -367,6 +416,8 @@ ROWS = [
     ("answered / abstained", None, ""),
     ("errors", "errors", "{}"),
     ("lost", "lost", "{}"),
+    ("web app CPU (s)", "server_cpu_s", "{:.1f}"),
+    ("load generator CPU (s)", "client_cpu_s", "{:.1f}"),
 ]
 
 

@@ -163,6 +163,8 @@ class Chat:
                     )
                     prefix = understood
                     sides = ev.sides if ev.shape == "compare" else ()
+                    if not ev.waits:
+                        continue  # the first line or the abstention follows at once
                 elif isinstance(ev, Sentence):
                     shown.append(ev)
                     chat[-1]["content"] = prefix + render_body(turn, shown, sides) + " ⏳"
