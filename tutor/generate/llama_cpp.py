@@ -12,6 +12,7 @@ Limits: CPU only; one generation at a time per drafter.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import threading
@@ -62,6 +63,11 @@ def check_gguf(path: Path) -> None:
         )
 
 
+def _import_llama_cpp() -> None:
+    with contextlib.suppress(Exception):
+        import llama_cpp  # noqa: F401
+
+
 class LlamaCppDrafter:
     """A GGUF model in this process, checked now, loaded lazily, behind a lock."""
 
@@ -73,6 +79,10 @@ class LlamaCppDrafter:
         self.threads = settings.threads or os.cpu_count() or 1
         self._llm: Any = None
         self.lock = threading.Lock()
+        # The library (not the GGUF: that loads only when a draft is asked for) is
+        # imported in the background from now on, so a cold `tutor ask` does not wait
+        # ~0.2 s for it after retrieval. A failed import is raised again, in `_load`.
+        threading.Thread(target=_import_llama_cpp, name="import-llama-cpp", daemon=True).start()
 
     @property
     def name(self) -> str:
