@@ -106,10 +106,11 @@ class Sentence:
 
 @dataclass
 class Retrieved:
-    """The numbered passages, before anything is shown. `waits` is True when the next
-    event waits for the model (no guide line was chosen), False when a guide line or the
-    abstention follows at once: a page can then skip a "searching" update, which under
-    load costs as much server time as the answer's first line."""
+    """The numbered passages, before anything is shown. `lines`: how many guide lines
+    follow at once (before any model call). `waits` is True when the next event waits for
+    the model (no guide line was chosen), False when a guide line or the abstention
+    follows at once. A page can use both to send fewer updates: under load each one
+    costs server time (Gradio) that delays other sessions' first lines."""
 
     question: str
     standalone: str
@@ -117,6 +118,7 @@ class Retrieved:
     shape: str = "fact"
     sides: tuple[str, ...] = ()
     waits: bool = False
+    lines: int = 0
 
 
 @dataclass
@@ -259,7 +261,10 @@ class Tutor:
     def read(self, standalone: str) -> tuple[Question, Any, list[Any]]:
         """The question read, its embedding, and its parts' embeddings (one model call)."""
         q = read_question(standalone, self.lexicon)
-        vecs = self.embedder.embed([standalone, *q.parts, ask_sentence(standalone)])
+        texts = [standalone, *q.parts, ask_sentence(standalone)]
+        unique = list(dict.fromkeys(texts))  # a one-sentence question is its own asking part
+        embedded = self.embedder.embed(unique)
+        vecs = embedded[[unique.index(t) for t in texts]]
         types, quantity = self.typer.types(vecs[-1])
         return replace(q, types=types, quantity=quantity), vecs[0], list(vecs[1:-1])
 
@@ -405,8 +410,9 @@ class Tutor:
         comp: Composition | None = (
             None if abstain else compose(q, a.candidates, cal, self.lexicon, similar)
         )
-        waits = comp is not None and not comp.lines
-        yield Retrieved(q_text, standalone, retrieved, q.shape, q.sides, waits)
+        lines = len(comp.lines) if comp is not None else 0
+        waits = comp is not None and not lines
+        yield Retrieved(q_text, standalone, retrieved, q.shape, q.sides, waits, lines)
 
         def answer(**kw: Any) -> Answer:
             timings.total_s = round(time.perf_counter() - t0, 4)

@@ -132,6 +132,7 @@ class Chat:
             shown: list[Sentence] = []
             sides: tuple[str, ...] = ()
             prefix = ""
+            together = 0
             for ev in self.runtime.tutor.ask_stream(
                 q,
                 history=turns,
@@ -163,11 +164,14 @@ class Chat:
                     )
                     prefix = understood
                     sides = ev.sides if ev.shape == "compare" else ()
+                    together = ev.lines  # the guide lines, sent as one update
                     if not ev.waits:
                         continue  # the first line or the abstention follows at once
                 elif isinstance(ev, Sentence):
                     shown.append(ev)
                     chat[-1]["content"] = prefix + render_body(turn, shown, sides) + " ⏳"
+                    if ev.source == "guide" and len(shown) < together:
+                        continue
                 elif isinstance(ev, Answer):
                     if ev.abstained:
                         panel[-1] = f'<div class="turn-q">Q{turn}: {_e(q)} (not covered)</div>' + (
