@@ -13,9 +13,9 @@ from tests.fakes import FakeEmbedder, FakeGenerator
 from tutor.answer import Answer, Retrieved, Sentence, Tutor
 from tutor.compose import Composition
 from tutor.config import Settings
-from tutor.ground import same_claim
+from tutor.ground import Lexicon, same_claim
 from tutor.index import build_index
-from tutor.question import ask_parts, ask_sentence, compare_sides, is_scenario
+from tutor.question import ask_parts, ask_sentence, compare_sides, is_scenario, unknown_names
 from tutor.relevance import (
     QUESTION_FEATURES,
     SENTENCE_FEATURES,
@@ -256,3 +256,23 @@ def test_a_logistic_model_is_the_formula_it_claims():
     m = Logistic(("a", "b"), (2.0, -1.0), 0.5, (1.0, 0.0), (2.0, 1.0))
     # z = 2 * (3 - 1) / 2 - 1 * 1 + 0.5 = 1.5
     assert m.prob({"a": 3.0, "b": 1.0}) == pytest.approx(1 / (1 + np.exp(-1.5)))
+
+
+def test_other_vendors_names_count_as_unknown_even_where_the_guide_uses_the_word():
+    # the guide's own sense of a word ("snowflake schema") is not another vendor
+    lex = Lexicon.from_texts(
+        [
+            "A snowflake schema normalises the dimensions of a star schema.",
+            "Deequ can run on AWS Glue, Amazon EMR or third-party services like Databricks.",
+        ]
+    )
+    # the embedding model's whole words: plain English, and these products' common names
+    vocab = frozenset(
+        "when is a snowflake schema better than star my warehouse auto suspends too fast "
+        "unity catalog vs hive metastore azure data factory or aws glue what does do".split()
+    )
+    assert unknown_names("When is a snowflake schema better than a star schema?", lex, vocab) == 0
+    assert unknown_names("my Snowflake warehouse auto-suspends too fast", lex, vocab) == 1
+    assert unknown_names("databricks unity catalog vs hive metastore", lex, vocab) == 2
+    assert unknown_names("Azure Data Factory or AWS Glue?", lex, vocab) == 1
+    assert unknown_names("What does AWS Glue do?", lex, vocab) == 0
