@@ -5,7 +5,6 @@ answers that do not wait for another session's model call."""
 from __future__ import annotations
 
 import html
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +16,6 @@ from gradio_client import Client
 from tests.test_web import text_of
 from tutor.config import Settings
 from tutor.errors import TutorError
-from tutor.generate import Preparing
 from tutor.generate.llama_server import free_port
 from tutor.generate.models import Models
 from tutor.web.app import SessionLimit, exposure_warning, logins
@@ -116,34 +114,6 @@ def test_a_session_may_have_only_so_many_questions_in_progress():
     limit.leave("s1")
     assert limit.enter("s1") and limit.in_progress("s1") == 1
     assert all(limit.enter(None) for _ in range(5))  # code, not a browser: not limited
-
-
-def test_an_in_process_model_lets_questions_being_prepared_go_first():
-    gate = Preparing(most_s=5.0)
-    t = time.perf_counter()
-    gate.wait()  # nothing being prepared: no wait
-    assert time.perf_counter() - t < 1.0
-
-    waited: list[float] = []
-    with gate.hold() as release:
-        model = threading.Thread(target=lambda: (gate.wait(), waited.append(time.perf_counter())))
-        model.start()
-        time.sleep(0.3)
-        assert not waited  # the model waits while a question is being prepared
-        released_at = time.perf_counter()
-        release()
-        release()  # once only: a second release must not free another question's hold
-        model.join(timeout=5)
-    assert waited and waited[0] >= released_at
-    with gate.hold():
-        with gate.hold() as other:
-            other()
-        slow = Preparing(most_s=0.2)
-        with slow.hold():
-            t = time.perf_counter()
-            slow.wait()  # a question that never finishes preparing delays it at most most_s
-            assert 0.15 <= time.perf_counter() - t < 2.0
-        assert gate._count == 1  # the outer hold is still counted
 
 
 def test_logins_come_from_the_environment_setting_and_a_file(tmp_path):

@@ -21,7 +21,7 @@ of letting the model answer from memory.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -33,7 +33,7 @@ from tutor.conversation import Turn, standalone_query
 from tutor.corpus import PATH_SEP
 from tutor.embed import EmbeddingModel, model_vocab
 from tutor.errors import TutorError
-from tutor.generate import PREPARING, DraftCutOff, Drafter, Usage, drafter_for, prompt_text
+from tutor.generate import DraftCutOff, Drafter, Usage, drafter_for, prompt_text
 from tutor.ground import Lexicon, Unit, Verifier, same_claim
 from tutor.index import Index
 from tutor.question import (
@@ -373,24 +373,7 @@ class Tutor:
         """Answer `question`, yielding Retrieved, then verified Sentences, then the Answer.
 
         `history` lets a follow-up be understood; `within` limits retrieval to a section
-        and its children; `generator` drafts with another model than the default. Until
-        its guide lines are shown the question counts as being prepared (`PREPARING`), which
-        an in-process model lets finish before it decodes."""
-        with PREPARING.hold() as prepared:
-            yield from self._ask_stream(
-                question, history, k, within, temperature, generator, prepared
-            )
-
-    def _ask_stream(
-        self,
-        question: str,
-        history: list[Turn] | None,
-        k: int | None,
-        within: str | None,
-        temperature: float | None,
-        generator: Drafter | None,
-        prepared: Callable[[], None],
-    ) -> Iterator[Retrieved | Sentence | Answer]:
+        and its children; `generator` drafts with another model than the default."""
         gen = generator or self.generator
         cal = self.calibration
         t0 = time.perf_counter()
@@ -464,7 +447,6 @@ class Tutor:
                     comp.sides[i] if comp.sides and comp.sides[i] >= 0 else None,
                 )
             )
-        prepared()  # what needs no model is shown
         # The model drafts next; a draft is shown only when the verifier finds it in one
         # passage sentence that is itself relevant and not already shown.
         checked: list[Sentence] = []

@@ -18,10 +18,8 @@ has verified so far and says the answer was cut off.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import Protocol
@@ -57,48 +55,6 @@ def timed(pieces: Iterable[str], usage: Usage, t0: float | None = None) -> Itera
         yield piece
     if first is not None:
         usage.decode_s = time.perf_counter() - first
-
-
-class Preparing:
-    """Questions still being prepared in this process (read, retrieved, scored, their
-    guide lines composed and shown). A model that decodes on this machine's cores waits
-    for them, at most `most_s`, before it starts: on 2 cores its decoding threads would
-    otherwise slow every other session's first cited line in a burst (32 sessions asking
-    at once). A model server elsewhere is not held back. `most_s` bounds the delay, so
-    a steady stream of new questions cannot starve the model."""
-
-    def __init__(self, most_s: float = 1.0) -> None:
-        self.most_s = most_s
-        self._count = 0
-        self._changed = threading.Condition()
-
-    @contextlib.contextmanager
-    def hold(self) -> Iterator[Callable[[], None]]:
-        """Count one question as being prepared until `release()` (idempotent) or the end
-        of the block, whichever comes first."""
-        held = [True]
-
-        def release() -> None:
-            with self._changed:
-                if held[0]:
-                    held[0] = False
-                    self._count -= 1
-                    self._changed.notify_all()
-
-        with self._changed:
-            self._count += 1
-        try:
-            yield release
-        finally:
-            release()
-
-    def wait(self) -> None:
-        """Until no question is being prepared, or `most_s` has passed."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._count <= 0, timeout=self.most_s)
-
-
-PREPARING = Preparing()
 
 
 class DraftCutOff(TutorError):

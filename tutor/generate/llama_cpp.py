@@ -22,7 +22,7 @@ from typing import Any
 
 from tutor.config import Settings
 from tutor.errors import TutorError
-from tutor.generate import PREPARING, Usage, timed
+from tutor.generate import Usage, timed
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -118,10 +118,7 @@ class LlamaCppDrafter:
         temperature: float,
         usage: Usage | None = None,
     ) -> Iterator[str]:
-        """Yield the reply text piece by piece (one token each); fills `usage`. Waits
-        first (at most about a second) while other questions are being prepared: see
-        `Preparing`."""
-        PREPARING.wait()
+        """Yield the reply text piece by piece (one token each); fills `usage`."""
         with self.lock:
             llm = self._load()
             parts = llm.create_chat_completion(
