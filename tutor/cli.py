@@ -89,7 +89,7 @@ def open_tutor(settings: Settings, load_model: bool = True) -> Tutor:
     drafter.check()  # and so does a server that is down or lacks the model
     if load_model:
         drafter.warm_up()
-    index, _ = ensure_index(settings, Embedder(), progress=say, prefetch_query=True)
+    index, _ = ensure_index(settings, Embedder(), progress=say)
     tutor = Tutor(settings, index, generator=drafter)
     if load_model:
         tutor.warm_up()

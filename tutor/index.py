@@ -83,18 +83,14 @@ class Index:
     units: dict[str, list[Unit]] = field(default_factory=dict)
     unit_vectors: Any = None
     corpus_dir: Path | None = None  # the guide it was built from (the quiz bank reads it)
-    query: OnnxEmbedder | None = None  # made (and maybe loading) by `load_index`
 
     @cached_property
     def lexicon(self) -> Lexicon:
         return Lexicon.from_texts([c.embedding_text() for c in self.chunks])
 
     def query_embedder(self) -> OnnxEmbedder:
-        """The light embedder for questions: the model exported into this index (one
-        per index, loaded on first use unless `load_index` started it early)."""
-        if self.query is None:
-            self.query = OnnxEmbedder(self.path, self.manifest["embedding"]["query"]["files"])
-        return self.query
+        """The light embedder for questions: the model exported into this index."""
+        return OnnxEmbedder(self.path, self.manifest["embedding"]["query"]["files"])
 
 
 def _bm25s() -> Any:
@@ -325,19 +321,12 @@ def check_index(settings: Settings) -> dict[str, Any]:
     return manifest
 
 
-def load_index(settings: Settings, prefetch_query: bool = False) -> Index:
-    """The index in `settings.index_dir`, checked against its manifest. With
-    `prefetch_query` the question embedder starts loading first, in a thread, so that
-    its load overlaps this one (for commands that will embed a question)."""
+def load_index(settings: Settings) -> Index:
     import faiss
 
     bm25s = _bm25s()
     manifest = check_index(settings)
     where = settings.index_dir
-    query = None
-    if prefetch_query:
-        query = OnnxEmbedder(where, manifest["embedding"]["query"]["files"])
-        query.load_in_background()
     try:
         with open(where / "chunks.jsonl", encoding="utf-8") as fh:
             chunks = [Chunk(**json.loads(line)) for line in fh if line.strip()]
@@ -355,14 +344,7 @@ def load_index(settings: Settings, prefetch_query: bool = False) -> Index:
             f"vectors, manifest says {manifest.get('chunk_count')}): run `{REBUILD}`."
         )
     index = Index(
-        manifest,
-        chunks,
-        sections,
-        vectors,
-        lexical,
-        where,
-        corpus_dir=settings.corpus_dir,
-        query=query,
+        manifest, chunks, sections, vectors, lexical, where, corpus_dir=settings.corpus_dir
     )
     # units are rebuilt from the chunk text (deterministic), and checked against the store
     index.units = chunk_units(chunks, index.lexicon)
@@ -380,16 +362,14 @@ def ensure_index(
     settings: Settings,
     embedder: EmbeddingModel | None = None,
     progress: Callable[[str], None] | None = None,
-    prefetch_query: bool = False,
 ) -> tuple[Index, bool]:
     """Load the index, rebuilding it when it was never built or is stale; (index, rebuilt).
-    `prefetch_query`: see `load_index`.
 
     A damaged index (manifest present, files missing or unreadable) is not rebuilt
     silently: `IndexCorrupt` propagates with the command that fixes it.
     """
     try:
-        return load_index(settings, prefetch_query), False
+        return load_index(settings), False
     except (IndexMissing, IndexStale) as why:
         if progress:
             progress(f"{why.args[0].split(':')[0]}; rebuilding the index")

@@ -17,7 +17,6 @@ float32 on CPU only.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import threading
 from pathlib import Path
@@ -65,18 +64,6 @@ class OnnxEmbedder:
                 f"the index manifest: run `{REBUILD}`."
             )
         return data
-
-    def load_in_background(self) -> None:
-        """Start loading now, in a thread, so that the ~0.5 s of reading, checking and
-        preparing the model overlaps other start-up work (loading the rest of the index).
-        A failure is not reported there: the first `embed` raises it."""
-
-        def load() -> None:
-            with contextlib.suppress(Exception):  # raised again by the first embed
-                self._load()
-
-        # not a daemon: the interpreter must not exit while ONNX Runtime is mid-load
-        threading.Thread(target=load, name="load-query-embedder").start()
 
     def _load(self) -> tuple[Any, Any]:
         with self._lock:

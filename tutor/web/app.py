@@ -78,7 +78,7 @@ class Runtime:
             def say(msg: str) -> None:
                 self.status = msg
 
-            index, _ = ensure_index(self.settings, embedder, progress=say, prefetch_query=True)
+            index, _ = ensure_index(self.settings, embedder, progress=say)
             self.status = "loading the embedding model and the language model…"
             tutor = Tutor(self.settings, index, generator=drafter)
             tutor.warm_up()
