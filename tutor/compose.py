@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from tutor.ground import COMPARISON, Lexicon, same_claim
 from tutor.question import Question, generic_stems, subject_stems
-from tutor.relevance import Calibration, Candidate
+from tutor.relevance import Calibration, Candidate, weighted_share
 from tutor.text import content_stems
 
 # what the guide does not give, by expected answer type (for partial answers)
@@ -73,13 +73,14 @@ def _side_of(c: Candidate, sides: list[frozenset[str]], lexicon: Lexicon) -> int
     """Which side of a comparison a line is about (0 or 1), or -1. Its label, else the
     bullet it is nested under, decides when it names one side only: "AWS Database
     Migration Service (DMS): Works with AWS SCT ..." is about DMS, though it names both;
-    "Amazon EMR: ..." under "Batch Data Ingestion:" is on the batch side. Otherwise the
-    side more of whose words the line and its context name."""
+    "Amazon EMR: ..." under "Batch Data Ingestion:" is on the side "batch" rather than
+    "streaming ingestion" (more of that side's words, IDF-weighted). Otherwise the side
+    more of whose words the line and its context name."""
     for name in (c.unit.label, c.unit.parent):
         named = subject_stems(name, lexicon)
-        hit = [bool(named & side) for side in sides]
+        hit = [weighted_share(side, named, lexicon) for side in sides]
         if hit[0] != hit[1]:
-            return 0 if hit[0] else 1
+            return 0 if hit[0] > hit[1] else 1
     a, b = _side_share(c, sides[0]), _side_share(c, sides[1])
     return 0 if a > b else 1 if b > a else -1
 
