@@ -110,6 +110,17 @@ def test_a_line_labelled_with_one_side_belongs_to_it_though_it_names_both():
     assert _side_of(c, sides, lex) == 1
 
 
+def test_a_nested_line_belongs_to_the_side_its_parent_names_most_of():
+    text = (
+        "- Streaming Data Ingestion:\n  - Amazon Kinesis: For real-time ingestion.\n"
+        "- Batch Data Ingestion:\n  - Amazon EMR: Deploy Hadoop frameworks to load data.\n"
+    )
+    lex = _lexicon(text, "Streaming ingestion. Batch ingestion. Batch jobs run nightly.")
+    kinesis, emr = [c for c in _cands([("Ingestion", text)], {}) if c.unit.label]
+    sides = [frozenset({"batch"}), frozenset({"stream", "ingest"})]
+    assert (_side_of(kinesis, sides, lex), _side_of(emr, sides, lex)) == (1, 0)
+
+
 def test_the_guide_comparison_is_read_one_line_per_side_in_turn():
     cands = _cands(
         [("Orchestrating Data Pipelines", ORCHESTRATION), ("Catalogue Comparison", CATALOGUE)],
