@@ -266,7 +266,9 @@ class Tutor:
         embedded = self.embedder.embed(unique)
         vecs = embedded[[unique.index(t) for t in texts]]
         types, quantity = self.typer.types(vecs[-1])
-        return replace(q, types=types, quantity=quantity), vecs[0], list(vecs[1:-1])
+        contrast = 1.0 if q.shape == "compare" else types.get("compare", 0.0)
+        q = replace(q, types=types, quantity=quantity, contrast=contrast)
+        return q, vecs[0], list(vecs[1:-1])
 
     def retrieve(
         self,
@@ -437,7 +439,7 @@ class Tutor:
         for i, c in enumerate(comp.lines):
             yield show(
                 Sentence(
-                    c.unit.shown,
+                    c.unit.display,
                     True,
                     [c.n],
                     "guide",

@@ -8,8 +8,12 @@ construction; model drafts join later, in `answer.py`, only when verified and re
 
 * **fact / definition**: the subject's defining line first (a line labelled with the
   subject, or that opens with it), then the most relevant supporting lines;
-* **compare**: each side's own lines (lines that name that side), paired A, B, A, B;
-  a side with no line is said to be not covered;
+* **compare**: each side's own lines (lines whose label, parent bullet or words name
+  that side), paired A, B, A, B, the guide's own side-by-side lines first; a side with
+  no line is said to be not covered;
+* **a comparison asked in other words** (a fact or scenario question whose typer
+  "compare" probability reaches `Calibration.contrast`): the guide's own comparison
+  block leads, one line per side in turn (`guide_comparison`), then the relevant lines;
 * **scenario** (exam stems): the best line that names a service first, then why;
 * **multi**: the best lines for each part, in the order asked; a part with no line gets
   "The guide does not say: <part>".
@@ -25,9 +29,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tutor.ground import Lexicon, same_claim
+from tutor.ground import COMPARISON, Lexicon, same_claim
 from tutor.question import Question, generic_stems, subject_stems
-from tutor.relevance import Calibration, Candidate
+from tutor.relevance import Calibration, Candidate, weighted_share
 from tutor.text import content_stems
 
 # what the guide does not give, by expected answer type (for partial answers)
@@ -63,6 +67,64 @@ def _defining(c: Candidate, subject: frozenset[str], lexicon: Lexicon) -> bool:
 
 def _side_share(c: Candidate, side: frozenset[str]) -> float:
     return len(side & c.unit.all_stems) / len(side) if side else 0.0
+
+
+def _side_of(c: Candidate, sides: list[frozenset[str]], lexicon: Lexicon) -> int:
+    """Which side of a comparison a line is about (0 or 1), or -1. Its label, else the
+    bullet it is nested under, decides when it names one side only: "AWS Database
+    Migration Service (DMS): Works with AWS SCT ..." is about DMS, though it names both;
+    "Amazon EMR: ..." under "Batch Data Ingestion:" is on the side "batch" rather than
+    "streaming ingestion" (more of that side's words, IDF-weighted). Otherwise the side
+    more of whose words the line and its context name."""
+    for name in (c.unit.label, c.unit.parent):
+        named = subject_stems(name, lexicon)
+        hit = [weighted_share(side, named, lexicon) for side in sides]
+        if hit[0] != hit[1]:
+            return 0 if hit[0] > hit[1] else 1
+    a, b = _side_share(c, sides[0]), _side_share(c, sides[1])
+    return 0 if a > b else 1 if b > a else -1
+
+
+def _by_side(block: list[Candidate]) -> dict[str, list[Candidate]]:
+    """A comparison block's lines by side, each side's best first: a side is the line's
+    label, or the bullet it is nested under ("OLTP (Online Transaction Processing)")."""
+    out: dict[str, list[Candidate]] = {}
+    for c in sorted(block, key=lambda c: -c.p):
+        u = c.unit
+        name = u.label if (not u.parent or COMPARISON.search(u.parent)) else u.parent
+        out.setdefault(name or u.text, []).append(c)
+    return out
+
+
+def guide_comparison(pool: list[Candidate], most: int) -> tuple[list[Candidate], list[int]]:
+    """The guide's own side-by-side lines for a question that compares without naming
+    both sides ("how do those two kinds of systems differ?"): of the passages' comparison
+    blocks (lines under "X vs. Y" titles, "Comparison:" or "Choosing Between ...:"
+    bullets), the one holding the most relevant line, read one line per side in turn
+    (each side's best first), at most `most` lines. Returns the lines and each one's side
+    (its position among the block's sides). Limits: a comparison that the guide writes
+    as two separate sections is not a block, nor is a table of more than four rows."""
+    blocks: dict[tuple[int, str], list[Candidate]] = {}
+    for c in pool:
+        u = c.unit
+        if u.in_comparison:
+            where = u.parent if COMPARISON.search(u.parent) else u.title
+            blocks.setdefault((c.n, where), []).append(c)
+    # a block sets two to four sides against each other; one side is no comparison, and
+    # more are a catalogue (a table of services under "Comparing data storage methods")
+    split = [_by_side(b) for b in blocks.values()]
+    split = [b for b in split if 2 <= len(b) <= 4]
+    if not split:
+        return [], []
+    by_side = max(split, key=lambda b: max(c.p for side in b.values() for c in side))
+    lines: list[Candidate] = []
+    sides: list[int] = []
+    for rank in range(max(len(v) for v in by_side.values())):
+        for i, side in enumerate(by_side.values()):
+            if rank < len(side) and len(lines) < most:
+                lines.append(side[rank])
+                sides.append(i)
+    return lines, sides
 
 
 def compose(
@@ -108,12 +170,15 @@ def compose(
         def both(c: Candidate) -> bool:
             return _side_share(c, sides[0]) >= 0.5 and _side_share(c, sides[1]) >= 0.5
 
-        def side_key(c: Candidate) -> tuple[bool, float]:
+        def side_key(c: Candidate) -> tuple[bool, bool, float]:
             # The guide's own comparison first: a line from a passage whose path names
             # both sides. Fixes "EMR over Glue?" leading the Glue side with a Glue Studio
             # line from another section while the Glue-vs-EMR section was retrieved.
+            # Then a line the guide sets side by side with another ("Comparison:" ...
+            # "Step Functions: Best for serverless, event-driven workflows.") before the
+            # side's other lines.
             path = subject_stems(c.path, lexicon)
-            return (bool(sides[0] <= path and sides[1] <= path), c.p)
+            return (bool(sides[0] <= path and sides[1] <= path), c.unit.in_comparison, c.p)
 
         # a line that sets the two sides against each other leads, when it is relevant and
         # comes from the guide's own comparison (a passage whose path names both sides):
@@ -123,7 +188,7 @@ def compose(
         take(lead[0] if lead else None)
         own = [
             sorted(
-                (c for c in pool if _side_share(c, sides[i]) > _side_share(c, sides[1 - i])),
+                (c for c in pool if _side_of(c, sides, lexicon) == i),
                 key=side_key,
                 reverse=True,
             )
@@ -171,6 +236,12 @@ def compose(
         for c in shown:
             take(c)
         return comp
+    if q.contrast >= cal.contrast:
+        # a comparison in other words ("our checkout system ... while the analysts ...:
+        # how do those two differ?"): the guide's own comparison answers it, side by side
+        lines, _ = guide_comparison(pool, max(2, cal.max_lines - 1))
+        for c in lines:
+            take(c)
     if q.shape == "scenario":
         services = [c for c in shown if c.unit.stems & lexicon.entities or c.unit.label]
         take(services[0] if services else None)

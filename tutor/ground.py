@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from tutor.text import (
     STOPWORDS,
     content_stems,
+    heading_of,
     label_of,
     negations,
     numbers,
@@ -85,6 +86,13 @@ class Lexicon:
         return self.idf.get(s, self.max_idf)
 
 
+# A heading or bullet under which the guide sets two things side by side.
+COMPARISON = re.compile(
+    r"\bvs\.?(?=\s)|\bversus\b|\bcompar(?:ison|ing|ed)\b|\bchoosing between\b|"
+    r"\bdifferences? between\b",
+    re.I,
+)
+
 # A sentence led by a pronoun leans on an earlier one: alone, it cannot be checked.
 _PRONOUN_LED = re.compile(r"^\W*(this|it|they|these|those|that)\b", re.I)
 
@@ -100,6 +108,14 @@ class Unit:
     label: str = ""  # "AWS Glue" for a sentence of the line "AWS Glue: Ideal for ..."
     row: int = -1  # its row in the index's sentence vectors (-1: not embedded)
     title: str = ""  # its section's title
+    parent: str = ""  # the label of the bullet it is nested under ("CloudWatch", "Comparison")
+
+    @property
+    def in_comparison(self) -> bool:
+        """Whether the guide sets things side by side here: the line sits under a
+        comparison heading or bullet ("OLTP vs. OLAP ...", "Comparison:", "Choosing
+        Between SQL and Spark:")."""
+        return bool(COMPARISON.search(self.parent) or COMPARISON.search(self.title))
 
     @property
     def shown(self) -> str:
@@ -114,6 +130,22 @@ class Unit:
             if title:
                 return f"{title}: {self.text}"
         return self.text
+
+    @property
+    def display(self) -> str:
+        """The sentence as an answer shows it: `shown`, and a bare line nested under a
+        labelled bullet gets that label ("OLAP (Online Analytical Processing): Uses star
+        schema ..."), so a reader knows which side of the guide's list it is about. Not
+        for a parent that is a comparison heading ("Comparison:"), which names no side.
+        Not what the sentence is embedded as (that is `shown`: the index keeps it)."""
+        if (
+            not self.label
+            and self.parent
+            and not COMPARISON.search(self.parent)
+            and not self.text.lower().startswith(self.parent.lower()[:20])
+        ):
+            return f"{self.parent}: {self.text}"
+        return self.shown
 
     @property
     def all_stems(self) -> frozenset[str]:
@@ -143,18 +175,30 @@ def split_units(
     lexicon: Lexicon | None = None,
 ) -> list[Unit]:
     """One unit per passage sentence, with the context a reader would give it: the label
-    of its bullet line ("AWS Glue: Ideal for ... . Suitable when ...") and the non-entity
-    words of its section title ("3. Key Salting" for "Salting involves ..."). Entity words
-    of a title are left out: "Choosing Between AWS Glue and Amazon EMR" must not lend
-    "Glue" to a sentence about EMR."""
+    of its bullet line ("AWS Glue: Ideal for ... . Suitable when ..."), the label of the
+    bullet it is nested under ("Metrics Collection: Track ..." under "CloudWatch:") and the
+    non-entity words of its section title ("3. Key Salting" for "Salting involves ...").
+    Entity words of a title, or of a parent that is a comparison ("Choosing Between SQL
+    and Spark:"), are left out: "Choosing Between AWS Glue and Amazon EMR" must not lend
+    "Glue" to a sentence about EMR. Limits: nesting is read from indentation, within one
+    passage (a parent bullet in the previous chunk is not seen)."""
     out = []
+    ents = lexicon.entities if lexicon else frozenset()
     for n, p in enumerate(passages, start=1):
         context: frozenset[str] = frozenset()
         if titles:
-            ents = lexicon.entities if lexicon else frozenset()
             context = frozenset(s for s in content_stems(titles[n - 1]) if s not in ents)
+        open_labels: list[tuple[int, str]] = []  # (indent, label) of the enclosing bullets
         for line in p.splitlines():
+            if not line.strip():
+                continue
+            indent = len(line) - len(line.lstrip())
+            while open_labels and open_labels[-1][0] >= indent:
+                open_labels.pop()
+            parent = open_labels[-1][1] if open_labels else ""
             name = label_of(line)
+            if head := heading_of(line):
+                open_labels.append((indent, head))
             label = frozenset(content_stems(name))
             for s in sentences(line):
                 st = frozenset(content_stems(s))
@@ -169,6 +213,7 @@ def split_units(
                             (label | context) - st,
                             name,
                             title=titles[n - 1] if titles else "",
+                            parent=parent,
                         )
                     )
     return out

@@ -14,8 +14,10 @@
   are retrieved and answered one by one.
 
 Limits: English only; sides of a comparison are found from the question's own connectives
-("vs", "difference between X and Y", "X or Y", "X over Y"), so "which of the two is
-cheaper" after a list of two is not read as a comparison.
+("vs", "difference between X and Y", "X or Y", "X over Y", "X differs from Y"), so
+"which of the two is cheaper" after a list of two is not read as a compare shape; such a
+question keeps the typer's "compare" probability (`Question.contrast`), and composing
+answers it from the guide's own comparison when that is high enough.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ _COMPARE = [
     re.compile(r"\bcompare\s+(?P<a>.+?)\s+(?:and|with|to|vs\.?)\s+(?P<b>.+)", re.I),
     re.compile(r"(?P<a>.+?)\s+(?:vs\.?|versus)\s+(?P<b>.+)", re.I),
     re.compile(
+        r"(?P<a>.+?)\s+(?:differs?|different|compared?d?)\s+(?:from|with|to)\s+(?P<b>.+)",
+        re.I,
+    ),
+    re.compile(
         r"\b(?:use|pick|choose|prefer|go with|select)\s+(?P<a>.+?)\s+"
         r"(?:over|instead of|rather than|or)\s+(?P<b>.+)",
         re.I,
@@ -64,8 +70,9 @@ _SIDE_END = re.compile(
     r"\s*(?:[—–:;,?(]|\s-\s|\bwhen\b|\bwhich\b|\bfor\b|\bin terms\b|\bto\b|\bif\b)", re.I
 )
 _SIDE_LEAD = re.compile(
-    r"^\s*(?:(?:what|when|how|why|should|would|do|does|is|are|can)\b.*?\b"
-    r"(?:use|pick|choose|prefer|between)\s+|the\s+|a\s+|an\s+|using\s+)",
+    r"^\s*(?:(?:what|when|how|why|should|would|do|does|is|are|can|in)\b.*?\b"
+    r"(?:use|pick|choose|prefer|between|with|does|do|is|are)\s+|the\s+|a\s+|an\s+|"
+    r"using\s+|(?:i|we|you)\s+\w+\s+(?:with|using)\s+|(?:is|are|does|do)\s+)",
     re.I,
 )
 _ASK_JOIN = re.compile(
@@ -103,6 +110,9 @@ class Question:
     parts: tuple[str, ...] = ()  # compare sides or multi-part asks, as standalone queries
     sides: tuple[str, ...] = ()  # compare: the two things compared, as written
     requirement: frozenset[str] = field(default_factory=frozenset)  # scenario stems' asks
+    # how likely the question sets two things against each other: 1 for a compare shape,
+    # else the typer's "compare" probability ("how do those two kinds of systems differ?")
+    contrast: float = 0.0
 
     @property
     def answer_type(self) -> str:
@@ -225,7 +235,9 @@ def generic_stems() -> frozenset[str]:
 
 
 def _clean_side(side: str) -> str:
-    side = _SIDE_LEAD.sub("", side.strip())
+    side = side.strip()
+    while (lead := _SIDE_LEAD.match(side)) and lead.end() < len(side):
+        side = side[lead.end() :]
     m = _SIDE_END.search(side)
     if m and m.start() > 1:
         side = side[: m.start()]

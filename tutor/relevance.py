@@ -190,7 +190,13 @@ class Calibration:
     tutor answers when the answerability probability reaches it (else it abstains);
     `duplicate_cos`: sentences this similar to one already shown are near-duplicates;
     `support`: the verifier's coverage threshold for model drafts; `rrf_k`: retrieval's
-    rank-fusion constant (chosen on the calibration split's recall@5)."""
+    rank-fusion constant (chosen on the calibration split's recall@5); `contrast`: a
+    question whose typer "compare" probability reaches it, though it names no two sides,
+    is answered with the guide's own comparison first (chosen on the calibration split,
+    guide lines only: compare key-fact recall 0.830 at 0.1, 0.779 at 0.2-0.3, 0.753 at
+    0.4, 0.693 never; no other question's answer changes at 0.1, while below it a
+    multi-part question loses a part). 0.2 rather than the optimum 0.1: the gain from
+    0.2 down to 0.1 is two calibration questions at 0.11 and 0.12, too few to trust)."""
 
     relevance: Logistic
     answerable: Logistic
@@ -201,6 +207,7 @@ class Calibration:
     support: float = 0.7
     max_lines: int = 5
     rrf_k: int = 30  # retrieval's rank fusion constant
+    contrast: float = 0.2  # a question this likely to compare gets the guide's comparison
     fitted: dict[str, Any] = field(default_factory=dict)  # what it was fitted on, when
     typer: dict[str, Any] = field(default_factory=dict)  # answer-type probes (question.py)
 
@@ -229,6 +236,7 @@ class Calibration:
                         "support",
                         "max_lines",
                         "rrf_k",
+                        "contrast",
                     )
                 },
                 fitted=d.get("fitted", {}),
@@ -252,6 +260,7 @@ class Calibration:
             "support": self.support,
             "max_lines": self.max_lines,
             "rrf_k": self.rrf_k,
+            "contrast": self.contrast,
             "fitted": self.fitted,
             "typer": self.typer,
         }

@@ -144,3 +144,14 @@ def label_of(line: str) -> str:
     """The label of a "Label: text" line ("AWS Glue" in "AWS Glue: Ideal for ..."), or ""."""
     m = _LABEL.match(strip_markdown(line))
     return m.group(1).strip() if m else ""
+
+
+_HEAD = re.compile(r"^\s*(?:[-*•]\s*)?([^:]{2,60}?):(?:\s|$)")
+
+
+def heading_of(line: str) -> str:
+    """What a line names for the bullets nested under it: its label, also when nothing
+    follows the colon ("Comparison:", "OLTP (Online Transaction Processing):") or the
+    label holds a dot ("Batch vs. Streaming: ..."); "" for other lines."""
+    m = _HEAD.match(strip_markdown(line))
+    return m.group(1).strip() if m else ""

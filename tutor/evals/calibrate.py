@@ -55,7 +55,7 @@ def relevant(c: Candidate, g: GoldItem) -> bool:
         if ev and (ev in text or (len(text.split()) >= 5 and text in ev)):
             return True
     facts = [f for f in g.key_facts if len(normalise_tokens(f)) >= 2]
-    return any(key_fact_found(f, c.unit.shown) for f in facts)
+    return any(key_fact_found(f, c.unit.display) for f in facts)
 
 
 @dataclass
@@ -203,7 +203,7 @@ def fit(
         "fitted_at": time.strftime("%Y-%m-%d"),
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    # what is not fitted here (duplicate_cos, support, max_lines, rrf_k) is kept
+    # what is not fitted here (duplicate_cos, support, max_lines, rrf_k, contrast) is kept
     cal = replace(
         tutor.calibration,
         relevance=relevance,

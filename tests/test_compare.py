@@ -1,0 +1,157 @@
+"""Comparisons the guide draws itself: nested bullets and their parents, comparison
+blocks, which side a line is about, and composing a comparison asked in other words.
+Fast unit tests on hand-made passages and hand-set relevance (no model)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tutor.compose import _side_of, compose, guide_comparison
+from tutor.ground import Lexicon, split_units
+from tutor.question import Question, compare_sides
+from tutor.relevance import Calibration, Candidate, Logistic
+from tutor.text import heading_of
+
+# passages as the index keeps them (the chunker drops the markdown emphasis)
+ORCHESTRATION = """\
+- Amazon MWAA (Managed Workflows for Apache Airflow):
+  - Apache Airflow: Define Directed Acyclic Graphs (DAGs) to manage complex workflows.
+- Step Functions:
+  - State Machines: Coordinate different AWS services using a visual workflow.
+- Comparison:
+  - MWAA: Ideal for complex, code-driven workflows.
+  - Step Functions: Best for serverless, event-driven workflows.
+"""
+
+OLTP_OLAP = """\
+- OLTP (Online Transaction Processing):
+  - Optimised for real-time transactional processing and updates.
+  - Ideal for order processing, payments, and customer data management.
+- OLAP (Online Analytical Processing):
+  - Optimised for complex data analysis and reporting.
+  - Uses star schema, snowflake schema, or other analytical models.
+"""
+
+CATALOGUE = "\n".join(f"- Service {c} | stores data of kind {c}" for c in "ABCDEF")
+
+
+def _lexicon(*texts: str) -> Lexicon:
+    return Lexicon.from_texts(list(texts))
+
+
+def _cands(passages: list[tuple[str, str]], p: dict[str, float]) -> list[Candidate]:
+    """Candidates from (title, text) passages; relevance `p` by a word of the line."""
+    units = split_units([t for _, t in passages], [title for title, _ in passages])
+    out = []
+    for u in units:
+        score = max((v for w, v in p.items() if w in u.text), default=0.05)
+        feats = {"subj_own": 0.0, "q_form": 0.0}
+        out.append(Candidate(u, u.n, feats, p=score, path=passages[u.n - 1][0]))
+    return out
+
+
+def _calibration(**kw: float) -> Calibration:
+    nothing = Logistic((), (), 0.0, (), ())
+    return Calibration(nothing, nothing, show=0.5, relative=0.9, max_lines=5, **kw)
+
+
+def _question(text: str, contrast: float, shape: str = "fact") -> Question:
+    return Question(text, frozenset(), {}, 0.0, shape, contrast=contrast)
+
+
+@pytest.mark.parametrize(
+    ("line", "head"),
+    [
+        ("- **Comparison:**", "Comparison"),
+        ("- **OLTP (Online Transaction Processing):**", "OLTP (Online Transaction Processing)"),
+        ("  - **Batch vs. Streaming:** Understand the differences.", "Batch vs. Streaming"),
+        ("Amazon EMR runs Spark. It scales.", ""),
+    ],
+)
+def test_a_line_names_what_is_nested_under_it(line, head):
+    assert heading_of(line) == head
+
+
+def test_nested_lines_know_their_parent_and_whether_the_guide_compares_there():
+    units = {u.text: u for u in split_units([ORCHESTRATION], ["Orchestrating Data Pipelines"])}
+    airflow = next(u for t, u in units.items() if t.startswith("Apache Airflow: Define"))
+    assert airflow.parent == "Amazon MWAA (Managed Workflows for Apache Airflow)"
+    assert not airflow.in_comparison
+    best = units["Step Functions: Best for serverless, event-driven workflows."]
+    assert best.parent == "Comparison" and best.in_comparison
+    # a labelled line shows its own label; the comparison heading names no side
+    assert best.display == "Step Functions: Best for serverless, event-driven workflows."
+    # a bare nested line shows the bullet it belongs to, so its side is named
+    bare = split_units([OLTP_OLAP], ["2. OLTP vs. OLAP Data Modelling"])
+    star = next(u for u in bare if u.text.startswith("Uses star schema"))
+    assert star.in_comparison  # by its section title
+    assert star.display.startswith("OLAP (Online Analytical Processing): Uses star schema")
+    assert star.shown == star.text  # what the index embeds is unchanged
+
+
+@pytest.mark.parametrize(
+    ("question", "sides"),
+    [
+        ("How does ABAC differ from RBAC?", ("ABAC", "RBAC")),
+        ("Should I orchestrate with MWAA or Step Functions?", ("MWAA", "Step Functions")),
+        ("How is a data lake different from a data warehouse?", ("data lake", "data warehouse")),
+        ("Is Athena different from Redshift Spectrum?", ("Athena", "Redshift Spectrum")),
+    ],
+)
+def test_more_ways_of_asking_for_a_comparison_are_read(question, sides):
+    assert compare_sides(question) == sides
+
+
+def test_a_line_labelled_with_one_side_belongs_to_it_though_it_names_both():
+    text = "- AWS DMS: Works with AWS SCT to convert the source schema.\n"
+    lex = _lexicon(text, "AWS SCT converts schemas. AWS DMS migrates databases.")
+    (c,) = _cands([("Migration", text)], {})
+    sides = [frozenset({"sct"}), frozenset({"dms"})]
+    assert _side_of(c, sides, lex) == 1
+
+
+def test_a_nested_line_belongs_to_the_side_its_parent_names_most_of():
+    text = (
+        "- Streaming Data Ingestion:\n  - Amazon Kinesis: For real-time ingestion.\n"
+        "- Batch Data Ingestion:\n  - Amazon EMR: Deploy Hadoop frameworks to load data.\n"
+    )
+    lex = _lexicon(text, "Streaming ingestion. Batch ingestion. Batch jobs run nightly.")
+    kinesis, emr = [c for c in _cands([("Ingestion", text)], {}) if c.unit.label]
+    sides = [frozenset({"batch"}), frozenset({"stream", "ingest"})]
+    assert (_side_of(kinesis, sides, lex), _side_of(emr, sides, lex)) == (1, 0)
+
+
+def test_the_guide_comparison_is_read_one_line_per_side_in_turn():
+    cands = _cands(
+        [("Orchestrating Data Pipelines", ORCHESTRATION), ("Catalogue Comparison", CATALOGUE)],
+        {"code-driven": 0.3, "event-driven": 0.2, "Service A": 0.9},
+    )
+    lines, sides = guide_comparison(cands, 4)
+    # the catalogue (six rows under a "Comparison" title) is not a comparison of sides,
+    # however relevant its best row
+    assert [c.unit.label for c in lines] == ["MWAA", "Step Functions"]
+    assert sides == [0, 1]
+
+
+def test_a_comparison_in_other_words_is_answered_by_the_guides_comparison():
+    cands = _cands(
+        [("2. OLTP vs. OLAP Data Modelling", OLTP_OLAP)],
+        {"payments": 0.4, "star schema": 0.3, "reporting": 0.25, "real-time": 0.2},
+    )
+    lex = _lexicon(OLTP_OLAP)
+    q_text = "Checkout takes payments while analysts look back years: how do they differ?"
+
+    def shown(contrast: float) -> list[str]:
+        comp = compose(
+            _question(q_text, contrast), cands, _calibration(contrast=0.3), lex, lambda a, b: 0.0
+        )
+        return [c.unit.display for c in comp.lines]
+
+    both = shown(0.6)
+    assert [s.split(" (")[0] for s in both] == ["OLTP", "OLAP", "OLTP", "OLAP"]
+    assert both[1].endswith("Uses star schema, snowflake schema, or other analytical models.")
+    # below the threshold only the lines that pass the relevance bar are shown
+    assert shown(0.1) == [
+        "OLTP (Online Transaction Processing): Ideal for order processing, payments, and "
+        "customer data management."
+    ]
