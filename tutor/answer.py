@@ -40,6 +40,7 @@ from tutor.question import (
     AnswerTyper,
     Question,
     ask_sentence,
+    other_vendors,
     read_question,
     subject_stems,
     unknown_names,
@@ -344,6 +345,7 @@ class Tutor:
             best_subject,
             known,
             unknown_names(q.text, self.lexicon, self.vocab),
+            other_vendors(q.text),
             len(q.parts),
             self.lexicon,
         )
@@ -563,6 +565,8 @@ class Tutor:
 def why_abstain(a: Analysis, cal: Calibration) -> str:
     """A reader's account of the strongest reason the guide was judged not to answer."""
     f = a.features
+    if f.get("other_vendor", 0.0) > 0:
+        return "the question is about another vendor's product, which the guide does not cover"
     if f["quantity_unstated"] >= 0.5:
         return "the question asks for a figure or setting that no passage about it states"
     if f["unknown_names"] > 0 or f["known_share"] < 0.5:

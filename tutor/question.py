@@ -194,16 +194,22 @@ OTHER_VENDORS = re.compile(
 )
 
 
+def other_vendors(text: str) -> int:
+    """How many other vendors' products the question names (`OTHER_VENDORS`). Fixes
+    questions about another cloud's warehouse, ETL or catalog being answered from guide
+    lines that share a word: the guide has "snowflake schema" and "third-party services
+    like Databricks", so the word test of `unknown_names` cannot mark those names."""
+    return len({m.group(0).lower() for m in OTHER_VENDORS.finditer(text)})
+
+
 def unknown_names(text: str, lexicon: Lexicon, vocab: frozenset[str]) -> int:
-    """How many names in the question the guide does not discuss: another vendor's
-    product (`OTHER_VENDORS`), or a word not in the guide's vocabulary that is CamelCase
-    ("BigQuery") or not a whole word of the embedding model's vocabulary ("snowpipe").
-    Hyphenated words are skipped (they are phrasing: "long-running"). Fixes off-topic
-    questions about other vendors being answered from the guide's nearest generic lines;
-    the vendor list covers names the guide happens to use in another sense ("snowflake
-    schema", "third-party services like Databricks"), which the word test cannot catch."""
-    vendors = {m.group(0).lower() for m in OTHER_VENDORS.finditer(text)}
-    n = len(vendors)
+    """How many words of the question look like names the guide never uses: not in the
+    guide's vocabulary, and either CamelCase ("BigQuery") or not a whole word of the
+    embedding model's vocabulary ("snowpipe", "purview"). Hyphenated words are skipped
+    (they are phrasing: "long-running"), and so are other vendors' product names, which
+    `other_vendors` counts. Fixes off-topic questions about other vendors being answered
+    from the guide's nearest generic lines."""
+    n = 0
     text = OTHER_VENDORS.sub(" ", text)
     for w in re.findall(r"(?<![\w-])[A-Za-z][A-Za-z0-9]*(?![\w-])", text):
         low = w.lower()

@@ -65,6 +65,7 @@ QUESTION_FEATURES = (
     "best_subject",
     "known_share",
     "unknown_names",
+    "other_vendor",
     "quantity",
     "quantity_unstated",
     "parts_answered",
@@ -352,10 +353,12 @@ def question_features(
     best_subject: float,
     known_share: float,
     unknown: int,
+    vendors: int,
     n_parts: int,
     lexicon: Lexicon,
 ) -> dict[str, float]:
-    """The signals for "does the guide answer this at all", from the scored candidates."""
+    """The signals for "does the guide answer this at all", from the scored candidates.
+    `unknown`: names the guide never uses; `vendors`: other vendors' products named."""
     ps = sorted((c.p for c in cands), reverse=True)
     best = sorted(cands, key=lambda c: -c.p)[:3]
     # the figure must be stated by one of the question's best lines, and about what the
@@ -377,6 +380,7 @@ def question_features(
         "best_subject": best_subject,
         "known_share": known_share,
         "unknown_names": min(unknown, 2) / 2,
+        "other_vendor": float(vendors > 0),
         "quantity": q.quantity,
         "quantity_unstated": q.quantity * (1.0 - stated),
         "parts_answered": len(served) / n_parts if n_parts else 1.0,
