@@ -285,4 +285,5 @@ def test_other_vendors_products_are_found_even_where_the_guide_uses_the_word():
     assert other_vendors("What does AWS Glue do?") == 0
     # counted once: the word test does not count them again
     assert unknown_names("databricks unity catalog vs hive metastore", lex, vocab) == 0
-    assert unknown_names("QuokkaBase vs zorblix", lex, vocab) == 2  # other unknown names still count
+    # other unknown names still count
+    assert unknown_names("QuokkaBase vs zorblix", lex, vocab) == 2
