@@ -565,7 +565,7 @@ class Tutor:
 def why_abstain(a: Analysis, cal: Calibration) -> str:
     """A reader's account of the strongest reason the guide was judged not to answer."""
     f = a.features
-    if f.get("other_vendor", 0.0) > 0:
+    if f["other_vendor"] > 0:
         return "the question is about another vendor's product, which the guide does not cover"
     if f["quantity_unstated"] >= 0.5:
         return "the question asks for a figure or setting that no passage about it states"
