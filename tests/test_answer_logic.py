@@ -17,6 +17,7 @@ from tutor.ground import Lexicon, same_claim
 from tutor.index import build_index
 from tutor.question import (
     ask_parts,
+    continues,
     ask_sentence,
     compare_sides,
     is_scenario,
@@ -235,6 +236,14 @@ def test_parts_scenarios_and_the_asking_sentence():
         "What is Glue?",
         "And how is it billed?",
     ]
+    # a remark after the ask is not an ask
+    assert ask_parts("diff between near real-time and real time? they sound the same lol") == [
+        "diff between near real-time and real time?"
+    ]
+    assert ask_parts("What is Kinesis and how does it scale") == [
+        "What is Kinesis?",
+        "how does it scale?",
+    ]
     stem = (
         "A company ingests clickstream data from a website. The team has no servers to manage. "
         "Which solution meets these requirements with the LEAST operational overhead?"
@@ -287,3 +296,18 @@ def test_other_vendors_products_are_found_even_where_the_guide_uses_the_word():
     assert unknown_names("databricks unity catalog vs hive metastore", lex, vocab) == 0
     # other unknown names still count
     assert unknown_names("QuokkaBase vs zorblix", lex, vocab) == 2
+
+
+@pytest.mark.parametrize(
+    ("part", "continuation"),
+    [
+        ("whats the actual difference?", True),
+        ("whats the tradeoff?", True),
+        ("is there a catch with one of them?", True),
+        ("how does it scale?", False),
+        ("who invented the bicycle?", False),
+        ("And how is it billed?", False),
+    ],
+)
+def test_an_ask_that_only_weighs_what_came_before_is_not_a_part(part, continuation):
+    assert continues(part) is continuation

@@ -49,7 +49,7 @@ GENERIC_WORDS = """aws amazon service services guide answer question passage pas
     versus compare comparison""".split()
 
 _COMPARE = [
-    re.compile(r"\bdifferences?\s+between\s+(?P<a>.+?)\s+(?:and|&|vs\.?)\s+(?P<b>.+)", re.I),
+    re.compile(r"\b(?:differences?|diffs?)\s+between\s+(?P<a>.+?)\s+(?:and|&|vs\.?)\s+(?P<b>.+)", re.I),
     re.compile(r"\bcompare\s+(?P<a>.+?)\s+(?:and|with|to|vs\.?)\s+(?P<b>.+)", re.I),
     re.compile(r"(?P<a>.+?)\s+(?:vs\.?|versus)\s+(?P<b>.+)", re.I),
     re.compile(
@@ -270,10 +270,51 @@ def compare_sides(text: str, lexicon: Lexicon | None = None) -> tuple[str, str] 
     return None
 
 
+_ASKS = re.compile(
+    r"^\W*(?:and|also|plus|so|but|or|ok|then)?\W*(?:what|whats|how|why|which|when|where|who|"
+    r"is|are|does|do|did|can|could|should|would|will|explain|describe|list|tell|give|"
+    r"compare|name)\b",
+    re.I,
+)
+
+
 def ask_parts(text: str) -> list[str]:
-    """The separate asks of a multi-part question ("What is X? And how is it billed?")."""
+    """The separate asks of a multi-part question ("What is X? And how is it billed?").
+
+    A piece that neither ends with "?" nor starts like a question ("they sound the same
+    lol" after "diff between near real-time and real time?") is a remark, not an ask:
+    it is left out, so no answer ends "The guide does not say: they sound the same
+    lol?"."""
     parts = [p.strip(" ,;") for p in _ASK_JOIN.split(text) if p and p.strip(" ,;?")]
-    return [p if p.endswith("?") else p + "?" for p in parts if len(p.split()) >= 2]
+    asked = [p for p in parts if len(p.split()) >= 2 and (_ends_ask(p, text) or _ASKS.match(p))]
+    return [p if p.endswith("?") else p + "?" for p in asked]
+
+
+def _ends_ask(part: str, text: str) -> bool:
+    """Whether `part` ends with a question mark where it stands in `text`."""
+    at = text.find(part)
+    return part.endswith("?") or (at >= 0 and text[at + len(part) :].lstrip(" ,;").startswith("?"))
+
+
+# Words of weighing, not of subject: an ask made only of them ("whats the tradeoff")
+# is about the things named before it.
+_WEIGHING = frozenset(
+    stem(w)
+    for w in """actual actually real really tradeoff tradeoffs trade-off catch catches better
+    worse best worst pros cons downside downsides upside upsides advantage advantages
+    disadvantage disadvantages same similar difference differences differ point deal
+    benefit benefits drawback drawbacks pick choose go whats hows whys wheres""".split()
+)
+
+
+def continues(part: str) -> bool:
+    """Whether an ask only weighs what the ask before it named ("whats the actual
+    difference", "whats the tradeoff", "is there a catch with one of them"): it has no
+    content word of its own. Such a part is answered with the ask before it, so no
+    answer ends "The guide does not say: whats the actual difference?". An ask with a
+    subject, even a pronoun's ("how does it scale?") or one the guide never discusses
+    ("who invented the bicycle?"), stays a part."""
+    return not (subject_stems(part) - _WEIGHING)
 
 
 def is_scenario(text: str) -> bool:
@@ -312,8 +353,12 @@ def read_question(text: str, lexicon: Lexicon) -> Question:
     subject = subject_stems(text, lexicon)
     types: dict[str, float] = {}
     quantity = 0.0
+    # a comparison may be one ask among remarks ("step functions or that managed airflow
+    # thing for our nightly jobs?? whats the actual difference")
     sides = compare_sides(text, lexicon)
-    parts = ask_parts(text)
+    if not sides and not is_scenario(text):
+        sides = next((s for p in ask_parts(text)[:2] if (s := compare_sides(p, lexicon))), None)
+    parts = [p for p in ask_parts(text) if not continues(p)]
     if sides:
         # each side's query is the question without the other side: it keeps the
         # context ("when should I pick ... for a Spark job") that a bare name lacks
