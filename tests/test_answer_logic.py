@@ -17,9 +17,9 @@ from tutor.ground import Lexicon, same_claim
 from tutor.index import build_index
 from tutor.question import (
     ask_parts,
-    continues,
     ask_sentence,
     compare_sides,
+    continues,
     is_scenario,
     other_vendors,
     unknown_names,
@@ -81,10 +81,9 @@ def hand_calibration(embedder: FakeEmbedder) -> Calibration:
     fig = embedder.embed_one(FIGURE_WORDS)
     probe = {
         "classes": classes,
-        "coef": [list(-fig), list(fig)],
-        "intercept": [0.0, 0.0],
-        "quantity_coef": list(fig * 12),
-        "quantity_intercept": -3.0,
+        # P(num:count) = sigmoid(12 fig.v - 3): low unless figure words are asked
+        "coef": [list(-fig * 6), list(fig * 6)],
+        "intercept": [1.5, -1.5],
     }
     return Calibration(
         _logistic(SENTENCE_FEATURES, {"subj_own": 6.0, "cos_q": 3.0, "lead_in": -4.0}, -4.0),
@@ -121,6 +120,20 @@ def test_an_unstated_figure_abstains_before_the_model_is_asked(small):
     assert ans.abstained and ans.sentences == [] and ans.citations == []
     assert "figure" in ans.abstain_reason
     assert gen.calls == 0  # the model never got the chance to answer from memory
+
+
+def test_a_question_below_the_topic_floor_abstains_whatever_the_model_says(small):
+    settings, index, embedder = small
+    question = "What does DynamoDB time-to-live do?"
+    tutor, gen = tutor_with(small, "")
+    assert not tutor.ask(question).abstained  # on topic, and answered
+    # the same question, with a floor above what its nearest passage reaches
+    best = tutor.analyse(question, 3).features["best_cos"]
+    cal = replace(hand_calibration(embedder), floor={"best_cos": best + 0.01})
+    strict = Tutor(settings, index, embedder, gen, cal)  # type: ignore[arg-type]
+    ans = strict.ask(question)
+    assert ans.abstained and "close to" in ans.abstain_reason
+    assert replace(cal, floor={}).on_topic(tutor.analyse(question, 3).features)
 
 
 def test_a_fact_leads_with_the_defining_line_without_paraphrases_or_filler(small):

@@ -360,7 +360,7 @@ class Tutor:
         for c in cands:
             c.p = cal.relevance.prob(c.features)
         feats = self.question_signals(q, hits, cands)
-        p = cal.answerable.prob(feats)
+        p = cal.answerable.prob(feats) if cal.on_topic(feats) else 0.0
         return Analysis(q, hits, cands, feats, p, vectors, retrieved_at)
 
     # -- the whole answer ---------------------------------------------------------------
@@ -567,6 +567,8 @@ def why_abstain(a: Analysis, cal: Calibration) -> str:
     f = a.features
     if f["other_vendor"] > 0:
         return "the question is about another vendor's product, which the guide does not cover"
+    if not cal.on_topic(f):
+        return "nothing in the guide is close to what the question asks"
     if f["quantity_unstated"] >= 0.5:
         return "the question asks for a figure or setting that no passage about it states"
     if f["unknown_names"] > 0 or f["known_share"] < 0.5:

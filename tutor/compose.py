@@ -170,7 +170,16 @@ def compose(
         def both(c: Candidate) -> bool:
             return _side_share(c, sides[0]) >= 0.5 and _side_share(c, sides[1]) >= 0.5
 
-        def side_key(c: Candidate) -> tuple[bool, bool, float]:
+        def owned(c: Candidate) -> bool:
+            # the line's label or parent bullet names one side ("Amazon EBS: ..."), so it
+            # is about that side, not a passing mention in a list of services
+            return any(
+                weighted_share(side, subject_stems(name, lexicon), lexicon) >= 0.5
+                for name in (c.unit.label, c.unit.parent)
+                for side in sides
+            )
+
+        def side_key(c: Candidate) -> tuple[bool, bool, bool, float]:
             # The guide's own comparison first: a line from a passage whose path names
             # both sides. Fixes "EMR over Glue?" leading the Glue side with a Glue Studio
             # line from another section while the Glue-vs-EMR section was retrieved.
@@ -178,7 +187,12 @@ def compose(
             # "Step Functions: Best for serverless, event-driven workflows.") before the
             # side's other lines.
             path = subject_stems(c.path, lexicon)
-            return (bool(sides[0] <= path and sides[1] <= path), c.unit.in_comparison, c.p)
+            return (
+                bool(sides[0] <= path and sides[1] <= path),
+                c.unit.in_comparison,
+                owned(c),
+                c.p,
+            )
 
         # a line that sets the two sides against each other leads, when it is relevant and
         # comes from the guide's own comparison (a passage whose path names both sides):

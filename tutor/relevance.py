@@ -209,8 +209,19 @@ class Calibration:
     max_lines: int = 5
     rrf_k: int = 30  # retrieval's rank fusion constant
     contrast: float = 0.2  # a question this likely to compare gets the guide's comparison
+    # the least each of these question signals reached on any answerable calibration
+    # question: below it the question is off the guide's topics (`on_topic`)
+    floor: dict[str, float] = field(default_factory=dict)
     fitted: dict[str, Any] = field(default_factory=dict)  # what it was fitted on, when
     typer: dict[str, Any] = field(default_factory=dict)  # answer-type probes (question.py)
+
+    def on_topic(self, features: dict[str, float]) -> bool:
+        """Whether the question is as close to the guide as some covered calibration
+        question was, on every `floor` signal. Fixes off-topic questions being answered:
+        "Who won the FIFA World Cup in 2018?" (best passage cosine 0.08, no subject word
+        in any passage) got answerability 0.50, because a linear model fitted on mostly
+        on-topic questions extrapolates badly far from all of them."""
+        return all(features[k] >= v for k, v in self.floor.items())
 
     def shows(self, p: float, top: float) -> bool:
         """Whether a sentence with relevance `p` is shown, `top` being the best one's."""
@@ -240,6 +251,7 @@ class Calibration:
                         "contrast",
                     )
                 },
+                floor=d.get("floor", {}),
                 fitted=d.get("fitted", {}),
                 typer=d["typer"],
             )
@@ -262,6 +274,7 @@ class Calibration:
             "max_lines": self.max_lines,
             "rrf_k": self.rrf_k,
             "contrast": self.contrast,
+            "floor": self.floor,
             "fitted": self.fitted,
             "typer": self.typer,
         }

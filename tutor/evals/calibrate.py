@@ -38,6 +38,9 @@ from tutor.relevance import (
 # the best of 0.03-3 in 5-fold cross-validation on the calibration split (F1 0.854 vs 0.834
 # at 1.0)
 ANSWERABLE_C = 0.1
+# question signals with a topic floor (`Calibration.on_topic`): how close the nearest
+# passage is, and how much of the question's subject the passages name
+FLOOR_FEATURES = ("best_cos", "best_subject")
 
 
 def standalone_for(tutor: Tutor, g: GoldItem) -> str:
@@ -180,6 +183,13 @@ def fit(
     qx, qy = np.array(qrows), np.array(qys, dtype=bool)
     answerable = _fit(qx, qy, QUESTION_FEATURES, ANSWERABLE_C)
     q_oof = _oof(qx, qy, np.arange(len(qy)), QUESTION_FEATURES, ANSWERABLE_C)
+    # the topic floor: the least each signal reached on an answerable question (so no
+    # calibration question the guide answers falls below it)
+    floor = {f: round(float(qx[qy, QUESTION_FEATURES.index(f)].min()), 3) for f in FLOOR_FEATURES}
+    below = np.zeros(len(qy), dtype=bool)
+    for f, v in floor.items():
+        below |= qx[:, QUESTION_FEATURES.index(f)] < v
+    q_oof[below] = 0.0
     answer = _best_threshold(q_oof, ~qy, positive_is_low=True)
     abstain = q_oof < answer
     tp = float(np.sum(abstain & ~qy))
@@ -190,6 +200,7 @@ def fit(
         "questions": len(examples),
         "answerable": int(qy.sum()),
         "unanswerable": int((~qy).sum()),
+        "below_floor": int(below.sum()),
         "sentences": len(ys_a),
         "relevant_sentences": int(ys_a.sum()),
         "k": k,
@@ -211,6 +222,7 @@ def fit(
         show=show,
         relative=relative,
         answer=answer,
+        floor=floor,
         fitted=info,
         typer=typer,
     )
