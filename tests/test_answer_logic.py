@@ -20,6 +20,7 @@ from tutor.question import (
     ask_sentence,
     compare_sides,
     continues,
+    contrast_clauses,
     is_scenario,
     other_vendors,
     unknown_names,
@@ -324,3 +325,21 @@ def test_other_vendors_products_are_found_even_where_the_guide_uses_the_word():
 )
 def test_an_ask_that_only_weighs_what_came_before_is_not_a_part(part, continuation):
     assert continues(part) is continuation
+
+
+@pytest.mark.parametrize(
+    ("text", "clauses"),
+    [
+        (
+            "one service tells me who called an API, and the other one gathers metrics",
+            ("one service tells me who called an API", "gathers metrics"),
+        ),
+        (
+            "The app does tiny inserts all day, while analysts run big aggregations.",
+            ("The app does tiny inserts all day", "analysts run big aggregations"),
+        ),
+        ("What is AWS Glue?", None),
+    ],
+)
+def test_a_described_comparison_has_two_sides(text, clauses):
+    assert contrast_clauses(text) == clauses

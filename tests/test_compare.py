@@ -155,3 +155,49 @@ def test_a_comparison_in_other_words_is_answered_by_the_guides_comparison():
         "OLTP (Online Transaction Processing): Ideal for order processing, payments, and "
         "customer data management."
     ]
+
+
+MONITORING = """\
+- CloudTrail:
+  - API Call Logging: Records all API calls, providing an audit trail.
+  - API Call Logging: Logs can be sent to Amazon S3 for analysis and alerting.
+  - Trails: Deliver the logs to a bucket of your choice.
+- CloudWatch:
+  - Metrics Collection: Track and collect metrics from your AWS resources.
+"""
+
+
+def test_a_described_comparison_without_a_guide_block_shows_each_sides_best_line():
+    cands = _cands(
+        [("AWS Monitoring and Observability Tools", MONITORING)],
+        {"Records all": 0.6, "sent to": 0.55, "Deliver": 0.5, "Track and": 0.2},
+    )
+    for c in cands:  # the side each line is closest to: API calls (0) or metrics (1)
+        c.part = 1 if "metrics" in c.unit.text else 0
+    q = Question(
+        "one tool records who called an API, the other one collects metrics: how do they differ?",
+        frozenset(),
+        {},
+        0.0,
+        "fact",
+        parts=("one tool records who called an API", "collects metrics"),
+        contrast=0.8,
+    )
+    comp = compose(q, cands, _calibration(contrast=0.3), _lexicon(MONITORING), lambda a, b: 0.0)
+    shown = [c.unit.text for c in comp.lines]
+    # the metrics side's line is under the relevance bar, yet shown, second
+    assert shown[:2] == [
+        "API Call Logging: Records all API calls, providing an audit trail.",
+        "Metrics Collection: Track and collect metrics from your AWS resources.",
+    ]
+    # without the described sides, only the lines over the bar
+    plain = compose(
+        Question(q.text, frozenset(), {}, 0.0, "fact", contrast=0.8),
+        cands,
+        _calibration(contrast=0.3),
+        _lexicon(MONITORING),
+        lambda a, b: 0.0,
+    )
+    assert "Metrics Collection: Track and collect metrics from your AWS resources." not in [
+        c.unit.text for c in plain.lines
+    ]

@@ -37,9 +37,11 @@ from tutor.generate import DraftCutOff, Drafter, Usage, drafter_for, prompt_text
 from tutor.ground import Lexicon, Unit, Verifier, same_claim
 from tutor.index import Index
 from tutor.question import (
+    UNPARTED,
     AnswerTyper,
     Question,
     ask_sentence,
+    contrast_clauses,
     other_vendors,
     read_question,
     subject_stems,
@@ -262,14 +264,22 @@ class Tutor:
     def read(self, standalone: str) -> tuple[Question, Any, list[Any]]:
         """The question read, its embedding, and its parts' embeddings (one model call)."""
         q = read_question(standalone, self.lexicon)
-        texts = [standalone, *q.parts, ask_sentence(standalone)]
+        # a described comparison's two sides ("one ... the other ...") are its parts when
+        # the typer reads it as a comparison; embedded with the rest, in one call
+        clauses = list(contrast_clauses(standalone) or ()) if q.shape in UNPARTED else []
+        texts = [standalone, *q.parts, *clauses, ask_sentence(standalone)]
         unique = list(dict.fromkeys(texts))  # a one-sentence question is its own asking part
         embedded = self.embedder.embed(unique)
         vecs = embedded[[unique.index(t) for t in texts]]
         types, quantity = self.typer.types(vecs[-1])
         contrast = 1.0 if q.shape == "compare" else types.get("compare", 0.0)
         q = replace(q, types=types, quantity=quantity, contrast=contrast)
-        return q, vecs[0], list(vecs[1:-1])
+        n = len(q.parts)
+        parts = list(vecs[1 : 1 + n])
+        if clauses and contrast >= self.calibration.contrast:
+            q = replace(q, parts=tuple(clauses))
+            parts = list(vecs[1 + n : -1])
+        return q, vecs[0], parts
 
     def retrieve(
         self,
@@ -279,10 +289,10 @@ class Tutor:
         k: int,
         within: str | None = None,
     ) -> list[Hit]:
-        """Passages for the question, and per part for compare and multi-part questions
-        (with the embeddings `read` made, so nothing is embedded twice)."""
+        """Passages for the question, and per part for compare, multi-part and described
+        comparisons (with the embeddings `read` made, so nothing is embedded twice)."""
         hits = self.retriever.search(q.text, k, within, qvec=qvec)
-        if q.shape in ("compare", "multi") and q.parts:
+        if q.parts:
             hits = self.retriever.search_parts(list(q.parts), k, within, hits, part_vecs)
         return hits
 

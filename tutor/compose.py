@@ -13,7 +13,9 @@ construction; model drafts join later, in `answer.py`, only when verified and re
   no line is said to be not covered;
 * **a comparison asked in other words** (a fact or scenario question whose typer
   "compare" probability reaches `Calibration.contrast`): the guide's own comparison
-  block leads, one line per side in turn (`guide_comparison`), then the relevant lines;
+  block leads, one line per side in turn (`guide_comparison`); without one, the best
+  line for each described side ("one ... the other ...", `question.contrast_clauses`);
+  then the relevant lines;
 * **scenario** (exam stems): the best line that names a service first, then why;
 * **multi**: the best lines for each part, in the order asked; a part with no line gets
   "The guide does not say: <part>".
@@ -256,6 +258,12 @@ def compose(
         lines, _ = guide_comparison(pool, max(2, cal.max_lines - 1))
         for c in lines:
             take(c)
+        if not lines and len(q.parts) == 2:
+            # no such block: each described side's best line ("one service tells me who
+            # called what API, the other gathers metrics"), so both sides are answered
+            for i in (0, 1):
+                mine = [c for c in pool if c.part == i and c.p >= cal.show * 0.25]
+                take(mine[0] if mine else None)
     if q.shape == "scenario":
         services = [c for c in shown if c.unit.stems & lexicon.entities or c.unit.label]
         take(services[0] if services else None)

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 # state a figure or setting of that kind (see `relevance.states_form`).
 QUANTITY_PREFIXES = ("num:", "value:")
 SHAPES = ("fact", "compare", "scenario", "multi")
+UNPARTED = ("fact", "scenario")  # shapes whose parts, if any, are a described comparison's
 
 # Words that carry no subject: generic to every answer about AWS.
 GENERIC_WORDS = """aws amazon service services guide answer question passage passages based
@@ -314,6 +315,33 @@ def continues(part: str) -> bool:
     subject, even a pronoun's ("how does it scale?") or one the guide never discusses
     ("who invented the bicycle?"), stays a part."""
     return not (subject_stems(part) - _WEIGHING)
+
+
+# Two things set against each other in a described situation, without naming them: "one
+# service tells me who called what API, and the other one gathers metrics", "the checkout
+# app does tiny inserts, while the reporting folks run big aggregations", "tidy up messy
+# datasets, and separately our execs want dashboards". "while" is also temporal ("fix it
+# while it streams in"): the clauses are used only for a question the typer reads as a
+# comparison (`Question.contrast`).
+_CLAUSES = [
+    re.compile(
+        r"(?P<a>\bone\b[^.?!]{6,}?),?\s+(?:and\s+|while\s+|but\s+)?the other(?: one| half)?\b"
+        r"(?P<b>[^.?!]{6,})",
+        re.I,
+    ),
+    re.compile(r"(?P<a>[^.?!]{8,}?),?\s+(?:while|whereas)\s+(?P<b>[^.?!]{8,})", re.I),
+    re.compile(r"(?P<a>[^.?!]{8,}?),?\s+and separately,?\s+(?P<b>[^.?!]{8,})", re.I),
+]
+
+
+def contrast_clauses(text: str) -> tuple[str, str] | None:
+    """The two described sides of a comparison that names neither ("one ... the other
+    ..."), as two queries, or None."""
+    for pat in _CLAUSES:
+        m = pat.search(text)
+        if m:
+            return m.group("a").strip(" ,;:"), m.group("b").strip(" ,;:")
+    return None
 
 
 def is_scenario(text: str) -> bool:

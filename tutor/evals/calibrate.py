@@ -16,6 +16,7 @@ did not quote counts as irrelevant (the fitted model is slightly conservative).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -185,7 +186,10 @@ def fit(
     q_oof = _oof(qx, qy, np.arange(len(qy)), QUESTION_FEATURES, ANSWERABLE_C)
     # the topic floor: the least each signal reached on an answerable question (so no
     # calibration question the guide answers falls below it)
-    floor = {f: round(float(qx[qy, QUESTION_FEATURES.index(f)].min()), 3) for f in FLOOR_FEATURES}
+    floor = {  # rounded down, so the least answerable question stays above it
+        f: math.floor(float(qx[qy, QUESTION_FEATURES.index(f)].min()) * 1000) / 1000
+        for f in FLOOR_FEATURES
+    }
     below = np.zeros(len(qy), dtype=bool)
     for f, v in floor.items():
         below |= qx[:, QUESTION_FEATURES.index(f)] < v
