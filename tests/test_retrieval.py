@@ -49,3 +49,24 @@ def test_scoped_search_stays_inside_the_section(tutor, built_index):
     task = next(s for s in built_index.sections if s["title"].startswith("4.3 "))
     hits = tutor.retriever.search("How are keys managed?", 4, within=task["id"])
     assert hits and all(h.chunk.section_path.startswith(task["path"]) for h in hits)
+
+
+def test_a_short_section_is_retrieved_whole_and_sections_never_repeat(tutor, built_index):
+    from tutor.retrieve import Retriever
+
+    rows: dict[str, list[str]] = {}
+    for c in built_index.chunks:
+        rows.setdefault(c.section_id, []).append(c.id)
+    two = {sid for sid, ids in rows.items() if len(ids) == 2}
+    question = "Why is columnar storage better for analytics?"
+    for whole in (0, 2):
+        r = Retriever(built_index, tutor.embedder, tutor.retriever.rrf_k, whole)
+        hits = r.search(question, 5)
+        assert len({h.chunk.section_id for h in hits}) == len(hits) == 5
+        for h in hits:
+            if whole and h.chunk.section_id in two:
+                assert list(h.chunk_ids) == rows[h.chunk.section_id]  # both chunks, in order
+    # the tutor retrieves whole short sections (the calibration's `whole_section`)
+    assert tutor.retriever.whole == tutor.calibration.whole_section == 2
+    hits = tutor.retriever.search(question, 5)
+    assert any(h.chunk.section_id in two and len(h.chunk_ids) == 2 for h in hits)

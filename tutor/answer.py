@@ -247,7 +247,9 @@ class Tutor:
         _one_blas_thread()
         self.embedder = embedder or index.query_embedder()
         self.calibration = calibration or Calibration.load(settings.calibration)
-        self.retriever = Retriever(index, self.embedder, self.calibration.rrf_k)
+        self.retriever = Retriever(
+            index, self.embedder, self.calibration.rrf_k, self.calibration.whole_section
+        )
         self.generator: Drafter = generator or drafter_for(settings)
         self.lexicon = index.lexicon
         self.typer = AnswerTyper(self.calibration.typer)

@@ -191,7 +191,8 @@ class Calibration:
     tutor answers when the answerability probability reaches it (else it abstains);
     `duplicate_cos`: sentences this similar to one already shown are near-duplicates;
     `support`: the verifier's coverage threshold for model drafts; `rrf_k`: retrieval's
-    rank-fusion constant (chosen on the calibration split's recall@5); `contrast`: a
+    rank-fusion constant and `whole_section` (see `retrieve.py`; both chosen on the
+    calibration split's recall@5); `contrast`: a
     question whose typer "compare" probability reaches it, though it names no two sides,
     is answered with the guide's own comparison first (chosen on the calibration split,
     guide lines only: compare key-fact recall 0.830 at 0.1, 0.779 at 0.2-0.3, 0.753 at
@@ -208,6 +209,7 @@ class Calibration:
     support: float = 0.7
     max_lines: int = 5
     rrf_k: int = 30  # retrieval's rank fusion constant
+    whole_section: int = 2  # a section of at most this many chunks is retrieved whole
     contrast: float = 0.2  # a question this likely to compare gets the guide's comparison
     # the least each of these question signals reached on any answerable calibration
     # question: below it the question is off the guide's topics (`on_topic`)
@@ -248,6 +250,7 @@ class Calibration:
                         "support",
                         "max_lines",
                         "rrf_k",
+                        "whole_section",
                         "contrast",
                     )
                 },
@@ -273,6 +276,7 @@ class Calibration:
             "support": self.support,
             "max_lines": self.max_lines,
             "rrf_k": self.rrf_k,
+            "whole_section": self.whole_section,
             "contrast": self.contrast,
             "floor": self.floor,
             "fitted": self.fitted,

@@ -218,7 +218,8 @@ def fit(
         "fitted_at": time.strftime("%Y-%m-%d"),
         "seconds": round(time.perf_counter() - t0, 1),
     }
-    # what is not fitted here (duplicate_cos, support, max_lines, rrf_k, contrast) is kept
+    # what is not fitted here (duplicate_cos, support, max_lines, rrf_k, whole_section,
+    # contrast) is kept
     cal = replace(
         tutor.calibration,
         relevance=relevance,
