@@ -262,3 +262,14 @@ def test_risk_coverage_by_hand():
     assert rc["area"] == round((1 + 0.5 + 2 / 3 + 0.5) / 4, 4)
     assert rc["coverage_at_precision_0.9"] == 0.25
     assert rc["precision_at_coverage"]["0.5"] == 0.5
+
+
+def test_the_abstention_threshold_is_the_middle_of_the_best_ones():
+    import numpy as np
+
+    from tutor.evals.calibrate import _best_threshold
+
+    # every threshold in (0.2, 0.6] separates the two questions: the middle one is chosen,
+    # not the first, so the threshold does not sit on the edge of the calibration data
+    t = _best_threshold(np.array([0.2, 0.6]), np.array([True, False]), positive_is_low=True)
+    assert abs(t - 0.405) <= 0.01

@@ -112,16 +112,16 @@ def _oof(
 
 def _best_threshold(p: np.ndarray, y: np.ndarray, positive_is_low: bool = False) -> float:
     """The threshold with the best F1 for the positive class (ties: the middle one)."""
-    best, best_t = -1.0, 0.5
+    scores = []
     for t in np.arange(0.05, 0.951, 0.01):
         pred = p < t if positive_is_low else p >= t
         tp = float(np.sum(pred & y))
         fp = float(np.sum(pred & ~y))
         fn = float(np.sum(~pred & y))
-        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-        if f1 > best + 1e-9:
-            best, best_t = f1, float(t)
-    return round(best_t, 2)
+        scores.append((2 * tp / (2 * tp + fp + fn) if tp else 0.0, float(t)))
+    best = max(f1 for f1, _ in scores)
+    tied = [t for f1, t in scores if f1 >= best - 1e-9]
+    return round(float(np.median(tied)), 2)
 
 
 def _best_selection(
