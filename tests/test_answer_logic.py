@@ -134,7 +134,10 @@ def test_a_question_below_the_topic_floor_abstains_whatever_the_model_says(small
     strict = Tutor(settings, index, embedder, gen, cal)  # type: ignore[arg-type]
     ans = strict.ask(question)
     assert ans.abstained and "close to" in ans.abstain_reason
-    assert replace(cal, floor={}).on_topic(tutor.analyse(question, 3).features)
+    features = tutor.analyse(question, 3).features
+    assert replace(cal, floor={}).on_topic(features)
+    # off topic only below every floor: a question close on one signal is kept
+    assert replace(cal, floor={"best_cos": best + 0.01, "top_p": -1.0}).on_topic(features)
 
 
 def test_a_fact_leads_with_the_defining_line_without_paraphrases_or_filler(small):

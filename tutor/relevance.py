@@ -219,11 +219,15 @@ class Calibration:
 
     def on_topic(self, features: dict[str, float]) -> bool:
         """Whether the question is as close to the guide as some covered calibration
-        question was, on every `floor` signal. Fixes off-topic questions being answered:
-        "Who won the FIFA World Cup in 2018?" (best passage cosine 0.08, no subject word
-        in any passage) got answerability 0.50, because a linear model fitted on mostly
-        on-topic questions extrapolates badly far from all of them."""
-        return all(features[k] >= v for k, v in self.floor.items())
+        question was on at least one `floor` signal (off topic: below all of them).
+        Fixes off-topic questions being answered: "Who won the FIFA World Cup in 2018?"
+        (best passage cosine 0.08, no subject word in any passage) got answerability
+        0.50, because a linear model fitted on mostly on-topic questions extrapolates
+        badly far from all of them. Below all, not any: with each calibration writer
+        held out in turn, a floor on either signal refused 4 of 250 covered questions
+        (and 5 of 83 uncovered ones), a floor on both refused none (and 1); writer-held-
+        out abstention F1 0.905 with either, 0.914 with both, 0.908 with no floor."""
+        return not self.floor or any(features[k] >= v for k, v in self.floor.items())
 
     def shows(self, p: float, top: float) -> bool:
         """Whether a sentence with relevance `p` is shown, `top` being the best one's."""

@@ -110,6 +110,21 @@ def _oof(
     return out
 
 
+def _floor(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """The least each `FLOOR_FEATURES` signal reached on an answerable question, rounded
+    down (so that question stays above it)."""
+    return {
+        f: math.floor(float(x[y, QUESTION_FEATURES.index(f)].min()) * 1000) / 1000
+        for f in FLOOR_FEATURES
+    }
+
+
+def _off_topic(x: np.ndarray, floor: dict[str, float]) -> np.ndarray:
+    """`Calibration.on_topic`, negated, for rows of question signals: below every floor."""
+    below = [x[:, QUESTION_FEATURES.index(f)] < v for f, v in floor.items()]
+    return np.all(below, axis=0) if below else np.zeros(len(x), dtype=bool)
+
+
 def _best_threshold(p: np.ndarray, y: np.ndarray, positive_is_low: bool = False) -> float:
     """The threshold with the best F1 for the positive class (ties: the middle one)."""
     scores = []
@@ -193,14 +208,13 @@ def fit(
     answerable = _fit(qx, qy, QUESTION_FEATURES, ANSWERABLE_C)
     q_oof = _oof(qx, qy, q_fold, QUESTION_FEATURES, ANSWERABLE_C)
     # the topic floor: the least each signal reached on an answerable question (so no
-    # calibration question the guide answers falls below it)
-    floor = {  # rounded down, so the least answerable question stays above it
-        f: math.floor(float(qx[qy, QUESTION_FEATURES.index(f)].min()) * 1000) / 1000
-        for f in FLOOR_FEATURES
-    }
+    # calibration question the guide answers falls below it); out of fold, each writer's
+    # questions are held against the floor of the other writers' questions
+    floor = _floor(qx, qy)
     below = np.zeros(len(qy), dtype=bool)
-    for f, v in floor.items():
-        below |= qx[:, QUESTION_FEATURES.index(f)] < v
+    for f in np.unique(q_fold):
+        held = q_fold == f
+        below[held] = _off_topic(qx[held], _floor(qx[~held], qy[~held]))
     q_oof[below] = 0.0
     answer = _best_threshold(q_oof, ~qy, positive_is_low=True)
     abstain = q_oof < answer
