@@ -164,6 +164,9 @@ def compose(
         return False
 
     top = pool[0].p if pool else 0.0
+    # a side's best line is shown at a quarter of the relevance bar: a comparison with
+    # one side missing answers half the question
+    side_bar = cal.show * 0.25
     shown = [c for c in pool if cal.shows(c.p, top)]
     comp = Composition(chosen)
     if q.shape == "compare" and len(q.sides) == 2:
@@ -219,7 +222,7 @@ def compose(
                 if len(picks[i]) >= per_side:
                     break
                 from_comparison = side_key(c)[0]
-                first_of_side = not picks[i] and c.p >= cal.show * 0.25
+                first_of_side = not picks[i] and c.p >= side_bar
                 relevant_elsewhere = cal.shows(c.p, top) and not any(
                     side_key(x)[0] for x in picks[i]
                 )
@@ -262,7 +265,7 @@ def compose(
             # no such block: each described side's best line ("one service tells me who
             # called what API, the other gathers metrics"), so both sides are answered
             for i in (0, 1):
-                mine = [c for c in pool if c.part == i and c.p >= cal.show * 0.25]
+                mine = [c for c in pool if c.part == i and c.p >= side_bar]
                 take(mine[0] if mine else None)
     if q.shape == "scenario":
         services = [c for c in shown if c.unit.stems & lexicon.entities or c.unit.label]

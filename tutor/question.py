@@ -380,12 +380,13 @@ def read_question(text: str, lexicon: Lexicon) -> Question:
     subject = subject_stems(text, lexicon)
     types: dict[str, float] = {}
     quantity = 0.0
+    asks = ask_parts(text)
     # a comparison may be one ask among remarks ("step functions or that managed airflow
     # thing for our nightly jobs?? whats the actual difference")
     sides = compare_sides(text, lexicon)
     if not sides and not is_scenario(text):
-        sides = next((s for p in ask_parts(text)[:2] if (s := compare_sides(p, lexicon))), None)
-    parts = [p for p in ask_parts(text) if not continues(p)]
+        sides = next((s for p in asks[:2] if (s := compare_sides(p, lexicon))), None)
+    parts = [p for p in asks if not continues(p)]
     if sides:
         # each side's query is the question without the other side: it keeps the
         # context ("when should I pick ... for a Spark job") that a bare name lacks
