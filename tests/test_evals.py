@@ -273,3 +273,22 @@ def test_the_abstention_threshold_is_the_middle_of_the_best_ones():
     # not the first, so the threshold does not sit on the edge of the calibration data
     t = _best_threshold(np.array([0.2, 0.6]), np.array([True, False]), positive_is_low=True)
     assert abs(t - 0.405) <= 0.01
+
+
+def test_a_signal_against_its_sign_is_left_out_of_the_answerability_fit():
+    import numpy as np
+
+    from tutor.evals.calibrate import _fit
+
+    rng = np.random.default_rng(0)
+    y = rng.random(200) < 0.5
+    # "cos" rises with answerability; "known" does too in this sample, but it is declared
+    # as able only to lower it, so its weight must be 0 and the rest refitted without it
+    cos = y + rng.normal(0, 0.5, 200)
+    known = y + rng.normal(0, 0.5, 200)
+    x = np.stack([cos, known], axis=1)
+    free = _fit(x, y, ("cos", "known"), 1.0)
+    signed = _fit(x, y, ("cos", "known"), 1.0, {"cos": 1, "known": -1})
+    assert free.weights[1] > 0.5
+    assert signed.weights[1] == 0.0
+    assert signed.weights[0] > free.weights[0]
