@@ -201,3 +201,57 @@ def test_a_described_comparison_without_a_guide_block_shows_each_sides_best_line
     assert "Metrics Collection: Track and collect metrics from your AWS resources." not in [
         c.unit.text for c in plain.lines
     ]
+
+
+STREAMS = """\
+Service | Description
+Amazon Kinesis Data Streams | A data streaming service that captures data in real time.
+Amazon Kinesis Data Firehose | Near real-time analytics by loading data streams into data stores.
+"""
+
+
+def test_a_table_row_is_on_the_side_its_first_cell_names():
+    lex = _lexicon(STREAMS, "Kinesis Data Firehose sends data to S3. Data streams.")
+    rows = {
+        c.unit.text.split(" | ")[0]: c for c in _cands([("Data streams services", STREAMS)], {})
+    }
+    sides = [frozenset({"kinesi", "data", "stream"}), frozenset({"kinesi", "data", "firehos"})]
+    # the Firehose row says "data streams" too: its first cell, not its words, decides
+    assert _side_of(rows["Amazon Kinesis Data Firehose"], sides, lex) == 1
+    assert _side_of(rows["Amazon Kinesis Data Streams"], sides, lex) == 0
+    # a first cell that names only what both sides share ("data") does not decide
+    (design,) = _cands([("Storage", "Data design | Normalised data warehouse tables.\n")], {})
+    both = [frozenset({"data", "lake"}), frozenset({"data", "warehous"})]
+    assert _side_of(design, both, _lexicon(STREAMS, "data lake. data warehouse.")) == 1
+
+
+VELOCITY = """\
+- Near real-time: The batches are collected and then processed within minutes of the data.
+- Real time: The batches are collected and then processed within milliseconds of the data.
+"""
+
+
+def test_lines_under_different_labels_are_not_repeats_of_each_other():
+    cands = _cands([("3. Velocity", VELOCITY)], {"minutes": 0.9, "milliseconds": 0.85})
+    q = Question("near real time vs real time?", frozenset(), {}, 0.0, "fact")
+    comp = compose(q, cands, _calibration(contrast=0.3), _lexicon(VELOCITY), lambda a, b: 0.0)
+    # nearly the same words, but two labels: both are the answer
+    assert [c.unit.label for c in comp.lines] == ["Near real-time", "Real time"]
+
+
+def test_a_comparison_block_far_below_the_bar_does_not_answer_a_comparison():
+    cands = _cands(
+        [("3. Velocity", VELOCITY), ("Orchestrating Data Pipelines", ORCHESTRATION)],
+        {"minutes": 0.9, "milliseconds": 0.85, "code-driven": 0.01, "event-driven": 0.01},
+    )
+    q = Question("near real time vs real time?", frozenset(), {}, 0.0, "fact", contrast=0.8)
+    comp = compose(q, cands, _calibration(contrast=0.3), _lexicon(VELOCITY), lambda a, b: 0.0)
+    labels = [c.unit.label for c in comp.lines]
+    assert labels == ["Near real-time", "Real time"]
+    # the same block, relevant, leads
+    cands = _cands(
+        [("3. Velocity", VELOCITY), ("Orchestrating Data Pipelines", ORCHESTRATION)],
+        {"minutes": 0.9, "milliseconds": 0.85, "code-driven": 0.3, "event-driven": 0.2},
+    )
+    comp = compose(q, cands, _calibration(contrast=0.3), _lexicon(VELOCITY), lambda a, b: 0.0)
+    assert [c.unit.label for c in comp.lines][:2] == ["MWAA", "Step Functions"]

@@ -67,20 +67,40 @@ def _defining(c: Candidate, subject: frozenset[str], lexicon: Lexicon) -> bool:
     return bool(head & subject) and c.features["subj_own"] >= 0.5
 
 
+def _labelled_apart(a: Candidate, b: Candidate) -> bool:
+    """Two lines under different labels (bullet labels or a table row's first cell)."""
+    la = (a.unit.label or _row_head(a.unit.text)).lower()
+    lb = (b.unit.label or _row_head(b.unit.text)).lower()
+    return bool(la and lb and la != lb)
+
+
 def _side_share(c: Candidate, side: frozenset[str]) -> float:
     return len(side & c.unit.all_stems) / len(side) if side else 0.0
 
 
+def _row_head(text: str) -> str:
+    """A table row's first cell ("Amazon Kinesis Data Firehose" of "Amazon Kinesis Data
+    Firehose | Near real-time analytics ... loading data streams ..."): what the row is
+    about, as a bullet's label is. Empty for a line that is not a table row."""
+    head, bar, _ = text.partition(" | ")
+    return head if bar else ""
+
+
 def _side_of(c: Candidate, sides: list[frozenset[str]], lexicon: Lexicon) -> int:
-    """Which side of a comparison a line is about (0 or 1), or -1. Its label, else the
-    bullet it is nested under, decides when it names one side only: "AWS Database
-    Migration Service (DMS): Works with AWS SCT ..." is about DMS, though it names both;
-    "Amazon EMR: ..." under "Batch Data Ingestion:" is on the side "batch" rather than
-    "streaming ingestion" (more of that side's words, IDF-weighted). Otherwise the side
-    more of whose words the line and its context name."""
-    for name in (c.unit.label, c.unit.parent):
+    """Which side of a comparison a line is about (0 or 1), or -1. Its label (a table
+    row's first cell), else the bullet it is nested under, decides when it names one side
+    only: "AWS Database Migration Service (DMS): Works with AWS SCT ..." is about DMS,
+    though it names both; "Amazon EMR: ..." under "Batch Data Ingestion:" is on the side
+    "batch" rather than "streaming ingestion" (more of that side's words, IDF-weighted);
+    the Firehose row "... loading data streams ..." is on the side "Kinesis Data
+    Firehose", not "Kinesis Data Streams". Otherwise the side more of whose words the
+    line and its context name. A name decides by each side's own words (a word both
+    sides share does not tell them apart: the row "Data design | ..." names "data", not
+    "data lake" rather than "data warehouse")."""
+    own = [sides[0] - sides[1] or sides[0], sides[1] - sides[0] or sides[1]]
+    for name in (c.unit.label or _row_head(c.unit.text), c.unit.parent):
         named = subject_stems(name, lexicon)
-        hit = [weighted_share(side, named, lexicon) for side in sides]
+        hit = [weighted_share(side, named, lexicon) for side in own]
         if hit[0] != hit[1]:
             return 0 if hit[0] > hit[1] else 1
     a, b = _side_share(c, sides[0]), _side_share(c, sides[1])
@@ -98,24 +118,33 @@ def _by_side(block: list[Candidate]) -> dict[str, list[Candidate]]:
     return out
 
 
-def guide_comparison(pool: list[Candidate], most: int) -> tuple[list[Candidate], list[int]]:
-    """The guide's own side-by-side lines for a question that compares without naming
-    both sides ("how do those two kinds of systems differ?"): of the passages' comparison
-    blocks (lines under "X vs. Y" titles, "Comparison:" or "Choosing Between ...:"
-    bullets), the one holding the most relevant line, read one line per side in turn
-    (each side's best first), at most `most` lines. Returns the lines and each one's side
-    (its position among the block's sides). Limits: a comparison that the guide writes
-    as two separate sections is not a block, nor is a table of more than four rows."""
+def comparison_blocks(pool: list[Candidate]) -> list[dict[str, list[Candidate]]]:
+    """The passages' comparison blocks (lines under "X vs. Y" titles, "Comparison:" or
+    "Choosing Between ...:" bullets), each by side. A block sets two to four sides against
+    each other; one side is no comparison, and more are a catalogue (the table of
+    services under "Comparing data storage methods")."""
     blocks: dict[tuple[int, str], list[Candidate]] = {}
     for c in pool:
         u = c.unit
         if u.in_comparison:
             where = u.parent if COMPARISON.search(u.parent) else u.title
             blocks.setdefault((c.n, where), []).append(c)
-    # a block sets two to four sides against each other; one side is no comparison, and
-    # more are a catalogue (a table of services under "Comparing data storage methods")
-    split = [_by_side(b) for b in blocks.values()]
-    split = [b for b in split if 2 <= len(b) <= 4]
+    return [b for b in map(_by_side, blocks.values()) if 2 <= len(b) <= 4]
+
+
+def guide_comparison(
+    pool: list[Candidate], most: int, bar: float = 0.0
+) -> tuple[list[Candidate], list[int]]:
+    """The guide's own side-by-side lines for a question that compares without naming
+    both sides ("how do those two kinds of systems differ?"): of the passages' comparison
+    blocks (`comparison_blocks`), the one holding the most relevant line, read one line
+    per side in turn (each side's best first), at most `most` lines. A block whose best
+    line is below `bar` is not about the question: "near real time vs real time?" was
+    answered with the "SQL vs. Spark" block, the only block among its passages. Returns
+    the lines and each one's side (its position among the block's sides). Limits: a
+    comparison that the guide writes as two separate sections is not a block, nor is a
+    table of more than four rows."""
+    split = [b for b in comparison_blocks(pool) if max(c.p for v in b.values() for c in v) >= bar]
     if not split:
         return [], []
     by_side = max(split, key=lambda b: max(c.p for side in b.values() for c in side))
@@ -150,9 +179,12 @@ def compose(
     def fresh(c: Candidate) -> bool:
         # Lines of one passage are embedded with the same section title, which lifts
         # their cosine: within a passage only shared content words make a duplicate.
+        # Lines under two different labels state two things, however alike their words:
+        # "Real time: ... within milliseconds" is the answer beside "Near real-time: ...
+        # within minutes", not a repeat of it.
         return all(
             c.unit.text != x.unit.text
-            and not same_claim(c.unit.text, x.unit.text, 0.6)
+            and (_labelled_apart(c, x) or not same_claim(c.unit.text, x.unit.text, 0.6))
             and (c.n == x.n or similar(c, x) < cal.duplicate_cos)
             for x in chosen
         )
@@ -180,9 +212,11 @@ def compose(
             # is about that side, not a passing mention in a list of services
             return any(
                 weighted_share(side, subject_stems(name, lexicon), lexicon) >= 0.5
-                for name in (c.unit.label, c.unit.parent)
+                for name in (c.unit.label or _row_head(c.unit.text), c.unit.parent)
                 for side in sides
             )
+
+        paired = {id(c) for b in comparison_blocks(pool) for v in b.values() for c in v}
 
         def side_key(c: Candidate) -> tuple[bool, bool, bool, float]:
             # The guide's own comparison first: a line from a passage whose path names
@@ -194,7 +228,7 @@ def compose(
             path = subject_stems(c.path, lexicon)
             return (
                 bool(sides[0] <= path and sides[1] <= path),
-                c.unit.in_comparison,
+                id(c) in paired,
                 owned(c),
                 c.p,
             )
@@ -258,7 +292,7 @@ def compose(
     if q.contrast >= cal.contrast:
         # a comparison in other words ("our checkout system ... while the analysts ...:
         # how do those two differ?"): the guide's own comparison answers it, side by side
-        lines, _ = guide_comparison(pool, max(2, cal.max_lines - 1))
+        lines, _ = guide_comparison(pool, max(2, cal.max_lines - 1), side_bar)
         for c in lines:
             take(c)
         if not lines and len(q.parts) == 2:
