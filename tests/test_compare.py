@@ -255,3 +255,34 @@ def test_a_comparison_block_far_below_the_bar_does_not_answer_a_comparison():
     )
     comp = compose(q, cands, _calibration(contrast=0.3), _lexicon(VELOCITY), lambda a, b: 0.0)
     assert [c.unit.label for c in comp.lines][:2] == ["MWAA", "Step Functions"]
+
+
+CASES = """\
+- 3. Using Amazon Redshift for Data Warehousing:
+  - Scenario: Need to store 30 TB of data, with thousands of aggregated queries daily.
+  - Solution: Amazon Redshift is ideal due to its columnar data storage.
+- 4. Data Migration to Amazon Redshift:
+  - Scenario: Migrating data into a Redshift cluster table.
+  - Solution: Use the COPY command in Redshift to load data from sources like S3.
+"""
+
+
+def test_a_worked_problem_is_shown_with_its_solution():
+    cands = _cands([("Case Studies", CASES)], {"30 TB": 0.9, "COPY": 0.4, "Migrating": 0.6})
+    q = Question("We will store 30 TB. Which store fits?", frozenset(), {}, 0.0, "scenario")
+
+    def shown(most: int) -> list[str]:
+        cal = Calibration(
+            Logistic((), (), 0.0, (), ()),
+            Logistic((), (), 0.0, (), ()),
+            show=0.5,
+            relative=0.5,
+            max_lines=most,
+        )
+        comp = compose(q, cands, cal, _lexicon(CASES), lambda a, b: 0.0)
+        return [c.unit.text.split(":")[0] + ":" + c.unit.text.split()[1] for c in comp.lines]
+
+    # each problem the relevance bar lets through comes with the guide's answer to it
+    assert shown(5) == ["Scenario:Need", "Solution:Amazon", "Scenario:Migrating", "Solution:Use"]
+    # no room for the second problem's solution: the solution takes its place
+    assert shown(3) == ["Scenario:Need", "Solution:Amazon", "Solution:Use"]

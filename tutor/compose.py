@@ -118,6 +118,47 @@ def _by_side(block: list[Candidate]) -> dict[str, list[Candidate]]:
     return out
 
 
+# labels under which the guide states a worked problem, and those of its answer
+_PROBLEM = {"scenario", "example question", "problem", "question"}
+_SOLUTION = {"solution", "answer"}
+
+
+def _solution_of(c: Candidate, cands: list[Candidate]) -> Candidate | None:
+    """The first line of the guide's answer to a worked problem: for "Scenario: Need to
+    store 30 TB ... complex joins ...", the "Solution: Amazon Redshift is ideal ..." line
+    after it in the same passage (`cands` in guide order). None for other lines."""
+    if c.unit.label.lower() not in _PROBLEM:
+        return None
+    after = False
+    for x in cands:
+        if x is c:
+            after = True
+        elif after and x.n == c.n:
+            if x.unit.label.lower() in _PROBLEM:
+                return None
+            names = {x.unit.label.lower(), x.unit.parent.lower()}
+            if names & _SOLUTION and not x.unit.text.rstrip().endswith(":"):
+                return x
+    return None
+
+
+def _with_solutions(chosen: list[Candidate], cands: list[Candidate], most: int) -> list[Candidate]:
+    """The chosen lines with each worked problem followed by its solution, at most `most`
+    lines. Fixes "We will store 30 TB and run thousands of aggregate queries ... Which
+    store fits?" being answered with the guide's restatement of the problem ("Scenario:
+    Need to store 30 TB ...") and not its answer; a problem with no room for its solution
+    gives its place to the solution."""
+    groups = [[c, s] if (s := _solution_of(c, cands)) else [c] for c in chosen]
+    out: list[Candidate] = []
+    for group in groups:
+        group = [x for x in group if x not in out]
+        if len(out) + len(group) > most:
+            group = group[-1:]
+        if group and len(out) + len(group) <= most:
+            out.extend(group)
+    return out
+
+
 def comparison_blocks(pool: list[Candidate]) -> list[dict[str, list[Candidate]]]:
     """The passages' comparison blocks (lines under "X vs. Y" titles, "Comparison:" or
     "Choosing Between ...:" bullets), each by side. A block sets two to four sides against
@@ -309,6 +350,7 @@ def compose(
         take(lead[0] if lead else None)
     for c in shown:
         take(c)
+    chosen[:] = _with_solutions(chosen, cands, cal.max_lines)
     # said only when the typer is confident that a figure is asked (a wrong "the guide
     # does not give a duration" misleads more than a missing note)
     if q.quantity >= 0.8 and q.quantity_kind and not any(c.features["q_form"] for c in chosen):
