@@ -13,7 +13,7 @@ from tutor.config import Settings
 from tutor.corpus import sha256_file
 from tutor.embed import QUERY_FORMAT, model_version
 from tutor.errors import IndexCorrupt, IndexMissing, IndexStale, TutorError
-from tutor.index import build_index, check_index, ensure_index, load_index
+from tutor.index import build_index, check_index, ensure_index, learner_questions, load_index
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +31,7 @@ def small(tmp_path: Path, session_settings: Settings) -> Settings:
 def test_manifest_describes_the_index(small, embedder):
     idx = build_index(small, embedder)
     m = json.loads((small.index_dir / "manifest.json").read_text())
-    assert m["format"] == "tutor-index/3" and m["tutor_version"] == __version__
+    assert m["format"] == "tutor-index/4" and m["tutor_version"] == __version__
     query = m["embedding"].pop("query")
     assert m["embedding"] == {"model": embedder.name, "dim": 384, "normalized": True}
     # the question embedder's files, each with the hash of what lies on disk
@@ -50,6 +50,32 @@ def test_manifest_describes_the_index(small, embedder):
     rows = [json.loads(x) for x in (small.index_dir / "units.jsonl").read_text().splitlines()]
     assert [r["row"] for r in rows] == list(range(n_units))
     assert {r["chunk_id"] for r in rows} <= {c.id for c in idx.chunks}
+    # the learner questions, one vector each, from the packaged file the manifest names
+    asked, digest = learner_questions()
+    assert m["memory"] == {
+        "file": "tutor/data/learner_questions.jsonl",
+        "sha256": digest,
+        "count": len(asked),
+    }
+    assert len(idx.memory_vectors) == len(idx.memory_chunks) == len(asked) > 0
+
+
+def test_learner_questions_point_at_the_chunks_holding_their_line(built_index):
+    asked, _ = learner_questions()
+    chunks = {c.id: c for c in built_index.chunks}
+    assert all(ids for ids in built_index.memory_chunks)  # every line is in some chunk
+    for r, ids in zip(asked, built_index.memory_chunks, strict=True):
+        assert all(chunks[i].start_line <= r["line"] <= chunks[i].end_line for i in ids)
+
+
+def test_other_learner_questions_make_the_index_stale(small, embedder, monkeypatch):
+    build_index(small, embedder)
+    import tutor.index as index_module
+
+    rows, _ = learner_questions()
+    monkeypatch.setattr(index_module, "learner_questions", lambda: (rows, "0" * 64))
+    with pytest.raises(IndexStale, match=r"learner questions.*tutor index --rebuild"):
+        check_index(small)
 
 
 def test_changed_corpus_is_detected_and_rebuilt(small, embedder):

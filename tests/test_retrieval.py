@@ -70,3 +70,20 @@ def test_a_short_section_is_retrieved_whole_and_sections_never_repeat(tutor, bui
     assert tutor.retriever.whole == tutor.calibration.whole_section == 2
     hits = tutor.retriever.search(question, 5)
     assert any(h.chunk.section_id in two and len(h.chunk_ids) == 2 for h in hits)
+
+
+def test_learner_questions_bring_in_the_passage_their_words_point_at(tutor, built_index):
+    from tutor.index import learner_questions
+    from tutor.retrieve import Retriever
+
+    plain = Retriever(built_index, tutor.embedder, tutor.calibration.rrf_k)
+    remembering = Retriever(built_index, tutor.embedder, tutor.calibration.rrf_k, memory_cos=0.5)
+    asked, _ = learner_questions()
+    found = {True: 0, False: 0}
+    for r, ids in list(zip(asked, built_index.memory_chunks, strict=True))[::10]:
+        want = {i.rsplit("#", 1)[0] for i in ids}
+        for retriever, key in ((plain, False), (remembering, True)):
+            hits = retriever.search(r["question"], 5)
+            found[key] += bool(want & {h.chunk.section_id for h in hits})
+    # a question worded like a stored one finds the section that answers it more often
+    assert found[True] > found[False]

@@ -247,8 +247,9 @@ class Tutor:
         _one_blas_thread()
         self.embedder = embedder or index.query_embedder()
         self.calibration = calibration or Calibration.load(settings.calibration)
+        cal = self.calibration
         self.retriever = Retriever(
-            index, self.embedder, self.calibration.rrf_k, self.calibration.whole_section
+            index, self.embedder, cal.rrf_k, cal.whole_section, cal.memory_cos
         )
         self.generator: Drafter = generator or drafter_for(settings)
         self.lexicon = index.lexicon

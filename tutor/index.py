@@ -7,8 +7,12 @@ row i = line i), `index.faiss` (normalised vectors, inner product), `bm25/` (the
 lexical index over the same chunks) and `quiz.jsonl` (the practice item bank, one item a
 line; see tutor/quiz/items.py), and `embed/` (the embedding model exported to ONNX with
 its tokenizer, which embeds questions without torch; the manifest records its format,
-source package version and the sha256 of each file). An index without a bank of the
-current builder is stale and rebuilt.
+source package version and the sha256 of each file), and `memory.jsonl` with
+`memory.npy`: the learner questions of `data/learner_questions.jsonl` (each the
+everyday wording of a question a guide line answers), embedded, with the chunks that
+hold their line (see `retrieve.py`; the manifest records the file's sha256). An index
+without a bank of the current builder, or built from other learner questions, is stale
+and rebuilt.
 
 A build writes into a temporary sibling folder and renames it into place, so an
 interrupted build never leaves a half-written index. `load_index` refuses an index that
@@ -21,6 +25,7 @@ LangChain, no SciPy): it is on the path of every `tutor ask`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -29,6 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +57,7 @@ from tutor.ground import Lexicon, Unit, split_units
 from tutor.quiz.items import BANK_FILE, BUILDER, build_bank, write_bank
 from tutor.text import bm25_tokens
 
-FORMAT = "tutor-index/3"
+FORMAT = "tutor-index/4"
 REBUILD = "tutor index --rebuild"
 FILES = (
     "manifest.json",
@@ -61,6 +67,8 @@ FILES = (
     "units.jsonl",
     "units.npy",
     "quiz.jsonl",
+    "memory.jsonl",
+    "memory.npy",
     "embed/model.onnx",
     "embed/tokenizer.json",
 )
@@ -83,6 +91,9 @@ class Index:
     units: dict[str, list[Unit]] = field(default_factory=dict)
     unit_vectors: Any = None
     corpus_dir: Path | None = None  # the guide it was built from (the quiz bank reads it)
+    # learner questions: each one's embedding, and the ids of the chunks holding its line
+    memory_vectors: Any = None
+    memory_chunks: list[tuple[str, ...]] = field(default_factory=list)
 
     @cached_property
     def lexicon(self) -> Lexicon:
@@ -123,6 +134,27 @@ def chunk_units(chunks: list[Chunk], lexicon: Lexicon) -> dict[str, list[Unit]]:
 def unit_embedding_text(title: str, u: Unit) -> str:
     """What a sentence is embedded as: its section title and the sentence with its label."""
     return f"{title}: {u.shown}"
+
+
+MEMORY_FILE = "learner_questions.jsonl"
+
+
+def learner_questions() -> tuple[list[dict[str, Any]], str]:
+    """The packaged learner questions ({"question", "file", "line"} rows) and the file's
+    sha256. Written apart from the gold questions, by hand, from the guide itself."""
+    raw = resources.files("tutor").joinpath("data", MEMORY_FILE).read_bytes()
+    rows = [json.loads(x) for x in raw.decode("utf-8").splitlines() if x.strip()]
+    return rows, hashlib.sha256(raw).hexdigest()
+
+
+def memory_rows(chunks: list[Chunk], rows: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """For each learner question, the ids of the chunks that hold its guide line."""
+    return [
+        tuple(
+            c.id for c in chunks if c.file == r["file"] and c.start_line <= r["line"] <= c.end_line
+        )
+        for r in rows
+    ]
 
 
 def _manifest(
@@ -209,7 +241,20 @@ def build_index(
     unit_rows = [(cid, u) for cid, us in units.items() for u in us]
     say(f"embedding {len(unit_rows)} guide sentences")
     unit_vecs = embedder.embed([unit_embedding_text(by_id[cid].title, u) for cid, u in unit_rows])
+    asked, asked_sha = learner_questions()
+    asked_chunks = memory_rows(chunks, asked)
+    say(f"embedding {len(asked)} learner questions")
+    asked_vecs = (
+        embedder.embed([r["question"] for r in asked])
+        if asked
+        else np.zeros((0, embedder.dim), dtype=np.float32)
+    )
     manifest = _manifest(settings, embedder, chunks, len(unit_rows), {})
+    manifest["memory"] = {
+        "file": f"tutor/data/{MEMORY_FILE}",
+        "sha256": asked_sha,
+        "count": len(asked),
+    }
     section_rows = [_section_json(s) for s in sections]
     built = Index(
         manifest,
@@ -239,6 +284,10 @@ def build_index(
             for cid, u in unit_rows:
                 fh.write(json.dumps({"chunk_id": cid, "row": u.row, "text": u.text}) + "\n")
         np.save(tmp / "units.npy", unit_vecs.astype(np.float32))
+        with open(tmp / "memory.jsonl", "w", encoding="utf-8") as fh:
+            for r, ids in zip(asked, asked_chunks, strict=True):
+                fh.write(json.dumps({"question": r["question"], "chunks": ids}) + "\n")
+        np.save(tmp / "memory.npy", np.asarray(asked_vecs, dtype=np.float32))
         say("exporting the embedding model for questions (ONNX)")
         query = export_query_model(tmp)
         (tmp / "sections.json").write_text(
@@ -307,6 +356,11 @@ def check_index(settings: Settings) -> dict[str, Any]:
             f"The corpus changed since the index was built ({', '.join(changed)}): "
             f"rebuild with `{REBUILD}`."
         )
+    if manifest.get("memory", {}).get("sha256") != learner_questions()[1]:
+        raise IndexStale(
+            f"The learner questions ({MEMORY_FILE}) changed since the index was built: "
+            f"rebuild with `{REBUILD}`."
+        )
     if not isinstance(manifest.get("quiz"), dict) or manifest["quiz"].get("builder") != BUILDER:
         raise IndexStale(
             f"The index has no quiz item bank of builder {BUILDER!r}: rebuild with `{REBUILD}`."
@@ -334,6 +388,9 @@ def load_index(settings: Settings) -> Index:
         vectors = faiss.read_index(str(where / "index.faiss"))
         lexical = bm25s.BM25.load(str(where / "bm25"))
         unit_vectors = np.load(where / "units.npy")
+        memory_vectors = np.load(where / "memory.npy")
+        with open(where / "memory.jsonl", encoding="utf-8") as fh:
+            memory_chunks = [tuple(json.loads(x)["chunks"]) for x in fh if x.strip()]
     except Exception as e:  # any unreadable file means the same thing to the user
         raise IndexCorrupt(
             f"Index in {where}/ is unreadable ({type(e).__name__}): run `{REBUILD}`."
@@ -355,6 +412,15 @@ def load_index(settings: Settings) -> Index:
             f"sentences: run `{REBUILD}`."
         )
     index.unit_vectors = unit_vectors
+    if len(memory_chunks) != manifest["memory"].get("count") or len(memory_vectors) != len(
+        memory_chunks
+    ):
+        raise IndexCorrupt(
+            f"Index in {where}/ has {len(memory_vectors)} learner question vectors for "
+            f"{len(memory_chunks)} questions: run `{REBUILD}`."
+        )
+    index.memory_vectors = memory_vectors
+    index.memory_chunks = memory_chunks
     return index
 
 

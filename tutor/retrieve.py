@@ -18,6 +18,13 @@ short section's answer is not cut off at a chunk boundary. `search_parts` retrie
 sub-question (each side of a comparison, each ask of a multi-part question) and
 interleaves the results, so that every part has its own passage.
 
+A fourth ranking, when the caller gives `memory_cos`, comes from the learner questions
+stored in the index (`data/learner_questions.jsonl`: everyday wordings of what a guide
+line answers, written from the guide, apart from the gold questions): the questions at
+least `memory_cos` similar to the asked one, most similar first, rank the chunks that
+hold their lines. It maps a learner's words ("sluggish on the first call after a quiet
+spell") onto the guide's ("cold start"), which neither the embedding nor BM25 does.
+
 Each `Hit` keeps both raw scores of its best chunk. Limits: exhaustive search (fine for
 thousands of chunks, not millions).
 """
@@ -123,12 +130,18 @@ def merge_chunks(chunks: list[Chunk]) -> Chunk:
 
 class Retriever:
     def __init__(
-        self, index: Index, embedder: EmbeddingModel, rrf_k: int = RRF_K, whole: int = 0
+        self,
+        index: Index,
+        embedder: EmbeddingModel,
+        rrf_k: int = RRF_K,
+        whole: int = 0,
+        memory_cos: float | None = None,
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.rrf_k = rrf_k
         self.whole = whole
+        self.memory_cos = memory_cos
         self._rows: dict[str, list[int]] = {}  # each section's chunks, in order
         for i, c in enumerate(index.chunks):
             self._rows.setdefault(c.section_id, []).append(i)
@@ -137,8 +150,12 @@ class Retriever:
             self._children.setdefault(s["parent_id"] or "", set()).add(s["id"])
         self.acronyms = acronyms([c.text for c in index.chunks])
         # which chunk each embedded sentence belongs to (row -> chunk position)
-        position = {c.id: i for i, c in enumerate(index.chunks)}
-        rows = [(u.row, position[cid]) for cid, us in index.units.items() for u in us]
+        self._position = {c.id: i for i, c in enumerate(index.chunks)}
+        rows = [(u.row, self._position[cid]) for cid, us in index.units.items() for u in us]
+        # each learner question's chunks, as positions in the index
+        self._memory = [
+            [self._position[c] for c in ids if c in self._position] for ids in index.memory_chunks
+        ]
         self._unit_chunk = np.zeros(len(rows), dtype=np.int64)
         for row, i in rows:
             self._unit_chunk[row] = i
@@ -198,6 +215,8 @@ class Retriever:
                 if best[i] > -1 and (allowed is None or int(i) in allowed)
             ]
             rankings.append({i: r for r, i in enumerate(s_order, start=1)})
+        if self.memory_cos is not None and self._memory:
+            rankings.append(self._memory_ranks(qv[0], allowed))
         for ranks in rankings:
             for i, r in ranks.items():
                 fused[i] = fused.get(i, 0.0) + 1.0 / (self.rrf_k + r)
@@ -233,6 +252,19 @@ class Retriever:
                 )
             )
         return hits
+
+    def _memory_ranks(self, qv: Any, allowed: set[int] | None, most: int = 15) -> dict[int, int]:
+        """Chunks ranked by the learner questions like the asked one: the most similar
+        question's chunks first, down to `memory_cos`, at most `most` chunks."""
+        sims = self.index.memory_vectors @ qv
+        ranks: dict[int, int] = {}
+        for j in np.argsort(-sims, kind="stable"):
+            if sims[j] < self.memory_cos or len(ranks) >= most:
+                break
+            for i in self._memory[j]:
+                if i not in ranks and (allowed is None or i in allowed):
+                    ranks[i] = len(ranks) + 1
+        return ranks
 
     def _span(self, members: list[int], ids: bool = False) -> list[Any]:
         """The chunks of one section from the first to the last of `members`."""

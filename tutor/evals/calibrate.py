@@ -283,7 +283,7 @@ def fit(
         "seconds": round(time.perf_counter() - t0, 1),
     }
     # what is not fitted here (duplicate_cos, support, max_lines, rrf_k, whole_section,
-    # contrast) is kept
+    # contrast, memory_cos) is kept
     cal = replace(
         tutor.calibration,
         relevance=relevance,
