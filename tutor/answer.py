@@ -249,7 +249,7 @@ class Tutor:
         self.calibration = calibration or Calibration.load(settings.calibration)
         cal = self.calibration
         self.retriever = Retriever(
-            index, self.embedder, cal.rrf_k, cal.whole_section, cal.memory_cos
+            index, self.embedder, cal.rrf_k, cal.whole_section, cal.memory_cos, cal.memory_weight
         )
         self.generator: Drafter = generator or drafter_for(settings)
         self.lexicon = index.lexicon

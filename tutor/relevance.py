@@ -212,10 +212,13 @@ class Calibration:
     whole_section: int = 2  # a section of at most this many chunks is retrieved whole
     contrast: float = 0.2  # a question this likely to compare gets the guide's comparison
     # learner questions at least this similar to the asked one rank their chunks (a fourth
-    # retrieval ranking, see `retrieve.py`); None: not used. 0.45 was chosen on the
-    # calibration split's recall@5: 0.939 without, 0.945 / 0.952 / 0.949 / 0.945 at 0.5 /
-    # 0.45 / 0.4 / 0.3 (conversational questions 0.896 -> 0.933 at 0.45)
+    # retrieval ranking, see `retrieve.py`, its votes weighing `memory_weight`); None: not
+    # used. Chosen on the calibration split's recall@5, 0.939 without: at weight 1,
+    # 0.945 / 0.952 / 0.949 at cosine 0.5 / 0.45 / 0.4; at weight 0.5 and 0.75, 0.942 /
+    # 0.956 / 0.962 and 0.949 / 0.956 / 0.962; at 1.5, at most 0.942 (the memory outvotes
+    # the guide's own words on direct questions). Conversational: 0.896 -> 0.933.
     memory_cos: float | None = None
+    memory_weight: float = 1.0
     # the least each of these question signals reached on any answerable calibration
     # question: below it the question is off the guide's topics (`on_topic`)
     floor: dict[str, float] = field(default_factory=dict)
@@ -262,6 +265,7 @@ class Calibration:
                         "whole_section",
                         "contrast",
                         "memory_cos",
+                        "memory_weight",
                     )
                 },
                 floor=d.get("floor", {}),
@@ -289,6 +293,7 @@ class Calibration:
             "whole_section": self.whole_section,
             "contrast": self.contrast,
             "memory_cos": self.memory_cos,
+            "memory_weight": self.memory_weight,
             "floor": self.floor,
             "fitted": self.fitted,
             "typer": self.typer,

@@ -22,8 +22,9 @@ A fourth ranking, when the caller gives `memory_cos`, comes from the learner que
 stored in the index (`data/learner_questions.jsonl`: everyday wordings of what a guide
 line answers, written from the guide, apart from the gold questions): the questions at
 least `memory_cos` similar to the asked one, most similar first, rank the chunks that
-hold their lines. It maps a learner's words ("sluggish on the first call after a quiet
-spell") onto the guide's ("cold start"), which neither the embedding nor BM25 does.
+hold their lines, its votes weighted by `memory_weight`. It maps a learner's words
+("sluggish on the first call after a quiet spell") onto the guide's ("cold start"),
+which neither the embedding nor BM25 does.
 
 Each `Hit` keeps both raw scores of its best chunk. Limits: exhaustive search (fine for
 thousands of chunks, not millions).
@@ -136,12 +137,14 @@ class Retriever:
         rrf_k: int = RRF_K,
         whole: int = 0,
         memory_cos: float | None = None,
+        memory_weight: float = 1.0,
     ) -> None:
         self.index = index
         self.embedder = embedder
         self.rrf_k = rrf_k
         self.whole = whole
         self.memory_cos = memory_cos
+        self.memory_weight = memory_weight
         self._rows: dict[str, list[int]] = {}  # each section's chunks, in order
         for i, c in enumerate(index.chunks):
             self._rows.setdefault(c.section_id, []).append(i)
@@ -215,11 +218,13 @@ class Retriever:
                 if best[i] > -1 and (allowed is None or int(i) in allowed)
             ]
             rankings.append({i: r for r, i in enumerate(s_order, start=1)})
+        weights = [1.0] * len(rankings)
         if self.memory_cos is not None and self._memory:
             rankings.append(self._memory_ranks(qv[0], allowed))
-        for ranks in rankings:
+            weights.append(self.memory_weight)
+        for weight, ranks in zip(weights, rankings, strict=True):
             for i, r in ranks.items():
-                fused[i] = fused.get(i, 0.0) + 1.0 / (self.rrf_k + r)
+                fused[i] = fused.get(i, 0.0) + weight / (self.rrf_k + r)
         ranked = sorted(fused, key=lambda i: (-fused[i], -dense[i]))
         # one passage per section: the best chunk leads, and the section's other chunks
         # among the top 3k join it (merged) instead of taking a place of their own

@@ -283,7 +283,7 @@ def fit(
         "seconds": round(time.perf_counter() - t0, 1),
     }
     # what is not fitted here (duplicate_cos, support, max_lines, rrf_k, whole_section,
-    # contrast, memory_cos) is kept
+    # contrast, memory_cos, memory_weight) is kept
     cal = replace(
         tutor.calibration,
         relevance=relevance,
