@@ -87,3 +87,15 @@ def test_learner_questions_bring_in_the_passage_their_words_point_at(tutor, buil
             found[key] += bool(want & {h.chunk.section_id for h in hits})
     # a question worded like a stored one finds the section that answers it more often
     assert found[True] > found[False]
+
+
+def test_a_question_like_a_learner_question_is_marked_as_asked_before(tutor):
+    from tutor.index import learner_questions
+
+    asked, _ = learner_questions()
+    stored = tutor.embedder.embed_one(asked[0]["question"])
+    elsewhere = tutor.embedder.embed_one("How long should I proof a sourdough loaf?")
+    # the stored question itself (embedded by the ONNX export, not the build's model)
+    assert tutor._asked_before(stored) > 0.99
+    assert tutor._asked_before(elsewhere) < 0.6
+    assert tutor._asked_before(None) == 0.0

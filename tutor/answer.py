@@ -338,7 +338,7 @@ class Tutor:
         return out, {u.row: vecs[i] for i, (_, u, _) in enumerate(units)}
 
     def question_signals(
-        self, q: Question, hits: list[Hit], cands: list[Candidate]
+        self, q: Question, hits: list[Hit], cands: list[Candidate], qvec: Any = None
     ) -> dict[str, float]:
         best_subject = max(
             (
@@ -361,7 +361,16 @@ class Tutor:
             other_vendors(q.text),
             len(q.parts),
             self.lexicon,
+            self._asked_before(qvec),
         )
+
+    def _asked_before(self, qvec: Any) -> float:
+        """How like the question the closest learner question is (they are all answered
+        by the guide): the cosine of the nearest, 0 without the memory."""
+        vectors = self.index.memory_vectors
+        if qvec is None or vectors is None or not len(vectors):
+            return 0.0
+        return float(np.max(vectors @ qvec))
 
     def analyse(self, standalone: str, k: int, within: str | None = None) -> Analysis:
         """Read, retrieve, score every passage sentence, and decide (no model call)."""
@@ -372,7 +381,7 @@ class Tutor:
         cal = self.calibration
         for c in cands:
             c.p = cal.relevance.prob(c.features)
-        feats = self.question_signals(q, hits, cands)
+        feats = self.question_signals(q, hits, cands, qvec)
         p = cal.answerable.prob(feats) if cal.on_topic(feats) else 0.0
         return Analysis(q, hits, cands, feats, p, vectors, retrieved_at)
 

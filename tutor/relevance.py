@@ -63,6 +63,7 @@ QUESTION_FEATURES = (
     "top_subject",
     "best_cos",
     "best_subject",
+    "asked_before",
     "known_share",
     "unknown_names",
     "other_vendor",
@@ -389,9 +390,12 @@ def question_features(
     vendors: int,
     n_parts: int,
     lexicon: Lexicon,
+    asked_before: float = 0.0,
 ) -> dict[str, float]:
     """The signals for "does the guide answer this at all", from the scored candidates.
-    `unknown`: names the guide never uses; `vendors`: other vendors' products named."""
+    `unknown`: names the guide never uses; `vendors`: other vendors' products named;
+    `asked_before`: the cosine of the nearest learner question (see `retrieve.py`), each
+    of which the guide answers."""
     ps = sorted((c.p for c in cands), reverse=True)
     best = sorted(cands, key=lambda c: -c.p)[:3]
     # the figure must be stated by one of the question's best lines, and about what the
@@ -411,6 +415,7 @@ def question_features(
         "top_subject": max((c.features["subj_ctx"] for c in best), default=0.0),
         "best_cos": best_cos,
         "best_subject": best_subject,
+        "asked_before": asked_before,
         "known_share": known_share,
         "unknown_names": min(unknown, 2) / 2,
         "other_vendor": float(vendors > 0),

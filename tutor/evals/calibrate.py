@@ -52,6 +52,7 @@ ANSWERABLE_SIGNS = {
     "top_subject": 1,
     "best_cos": 1,
     "best_subject": 1,
+    "asked_before": 1,
     "known_share": 1,
     "unknown_names": -1,
     "other_vendor": -1,
@@ -96,7 +97,7 @@ def collect(tutor: Tutor, gold: list[GoldItem], k: int) -> list[Example]:
         q, qvec, part_vecs = tutor.read(standalone_for(tutor, g))
         hits = tutor.retrieve(q, qvec, part_vecs, k)
         cands, _ = tutor.candidates(q, hits, qvec, part_vecs)
-        out.append(Example(g, cands, [relevant(c, g) for c in cands], (q, hits)))
+        out.append(Example(g, cands, [relevant(c, g) for c in cands], (q, hits, qvec)))
     return out
 
 
@@ -242,8 +243,8 @@ def fit(
         for c in ex.cands:
             c.p = float(oof[i])
             i += 1
-        q, hits = ex.tutor_args
-        feats = tutor.question_signals(q, hits, ex.cands)
+        q, hits, qvec = ex.tutor_args
+        feats = tutor.question_signals(q, hits, ex.cands, qvec)
         qrows.append([feats[f] for f in QUESTION_FEATURES])
         qys.append(ex.item.answerable)
     qx, qy = np.array(qrows), np.array(qys, dtype=bool)
