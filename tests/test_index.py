@@ -72,8 +72,9 @@ def test_other_learner_questions_make_the_index_stale(small, embedder, monkeypat
     build_index(small, embedder)
     import tutor.index as index_module
 
-    rows, _ = learner_questions()
-    monkeypatch.setattr(index_module, "learner_questions", lambda: (rows, "0" * 64))
+    # the packaged file as if a line had been added since the build
+    changed = index_module._learner_bytes() + b'{"question": "new", "file": "x", "line": 1}\n'
+    monkeypatch.setattr(index_module, "_learner_bytes", lambda: changed)
     with pytest.raises(IndexStale, match=r"learner questions.*tutor index --rebuild"):
         check_index(small)
 

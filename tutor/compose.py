@@ -151,7 +151,7 @@ def _with_solutions(chosen: list[Candidate], cands: list[Candidate], most: int) 
     groups = [[c, s] if (s := _solution_of(c, cands)) else [c] for c in chosen]
     out: list[Candidate] = []
     for group in groups:
-        group = [x for x in group if x not in out]
+        group = [x for x in group if all(x is not y for y in out)]
         if len(out) + len(group) > most:
             group = group[-1:]
         if group and len(out) + len(group) <= most:

@@ -139,12 +139,22 @@ def unit_embedding_text(title: str, u: Unit) -> str:
 MEMORY_FILE = "learner_questions.jsonl"
 
 
+def _learner_bytes() -> bytes:
+    return resources.files("tutor").joinpath("data", MEMORY_FILE).read_bytes()
+
+
 def learner_questions() -> tuple[list[dict[str, Any]], str]:
     """The packaged learner questions ({"question", "file", "line"} rows) and the file's
     sha256. Written apart from the gold questions, by hand, from the guide itself."""
-    raw = resources.files("tutor").joinpath("data", MEMORY_FILE).read_bytes()
+    raw = _learner_bytes()
     rows = [json.loads(x) for x in raw.decode("utf-8").splitlines() if x.strip()]
     return rows, hashlib.sha256(raw).hexdigest()
+
+
+def learner_digest() -> str:
+    """The sha256 of the packaged learner questions, without parsing them (`check_index`
+    runs before every answer)."""
+    return hashlib.sha256(_learner_bytes()).hexdigest()
 
 
 def memory_rows(chunks: list[Chunk], rows: list[dict[str, Any]]) -> list[tuple[str, ...]]:
@@ -356,7 +366,7 @@ def check_index(settings: Settings) -> dict[str, Any]:
             f"The corpus changed since the index was built ({', '.join(changed)}): "
             f"rebuild with `{REBUILD}`."
         )
-    if manifest.get("memory", {}).get("sha256") != learner_questions()[1]:
+    if manifest.get("memory", {}).get("sha256") != learner_digest():
         raise IndexStale(
             f"The learner questions ({MEMORY_FILE}) changed since the index was built: "
             f"rebuild with `{REBUILD}`."

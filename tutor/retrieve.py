@@ -153,12 +153,10 @@ class Retriever:
             self._children.setdefault(s["parent_id"] or "", set()).add(s["id"])
         self.acronyms = acronyms([c.text for c in index.chunks])
         # which chunk each embedded sentence belongs to (row -> chunk position)
-        self._position = {c.id: i for i, c in enumerate(index.chunks)}
-        rows = [(u.row, self._position[cid]) for cid, us in index.units.items() for u in us]
+        position = {c.id: i for i, c in enumerate(index.chunks)}
+        rows = [(u.row, position[cid]) for cid, us in index.units.items() for u in us]
         # each learner question's chunks, as positions in the index
-        self._memory = [
-            [self._position[c] for c in ids if c in self._position] for ids in index.memory_chunks
-        ]
+        self._memory = [[position[c] for c in ids if c in position] for ids in index.memory_chunks]
         self._unit_chunk = np.zeros(len(rows), dtype=np.int64)
         for row, i in rows:
             self._unit_chunk[row] = i
