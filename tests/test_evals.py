@@ -275,6 +275,36 @@ def test_the_abstention_threshold_is_the_middle_of_the_best_ones():
     assert abs(t - 0.405) <= 0.01
 
 
+def test_line_selection_shows_the_most_among_equally_good_settings():
+    import numpy as np
+
+    from tutor.evals.calibrate import _best_selection
+
+    # 30 questions: one relevant line at 0.9 and four others at 0.3
+    p = np.tile([0.9, 0.3, 0.3, 0.3, 0.3], 30)
+    y = np.tile([True, False, False, False, False], 30)
+    groups = np.repeat(np.arange(30), 5)
+    # showing the 0.3 lines is worse on every question, so it is not within the error:
+    # the least strict setting that shows only the relevant line is chosen
+    assert _best_selection(p, y, groups, 5) == (0.35, 0.35)
+    # with the other lines far below every bar, all settings tie: the loosest is chosen
+    p = np.tile([0.9, 0.01, 0.01, 0.01, 0.01], 30)
+    assert _best_selection(p, y, groups, 5) == (0.05, 0.05)
+
+
+def test_the_abstention_threshold_is_the_middle_of_the_near_best_ones():
+    import numpy as np
+
+    from tutor.evals.calibrate import _best_threshold
+
+    rng = np.random.default_rng(1)
+    # unanswerable questions score low, answerable high, with an overlap in 0.3-0.5
+    y = np.r_[np.ones(60, bool), np.zeros(140, bool)]
+    p = np.r_[rng.uniform(0.05, 0.5, 60), rng.uniform(0.3, 0.95, 140)]
+    t = _best_threshold(p, y, positive_is_low=True)
+    assert 0.3 <= t <= 0.5  # inside the overlap, not at its edge
+
+
 def test_a_signal_against_its_sign_is_left_out_of_the_answerability_fit():
     import numpy as np
 

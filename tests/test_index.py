@@ -31,7 +31,7 @@ def small(tmp_path: Path, session_settings: Settings) -> Settings:
 def test_manifest_describes_the_index(small, embedder):
     idx = build_index(small, embedder)
     m = json.loads((small.index_dir / "manifest.json").read_text())
-    assert m["format"] == "tutor-index/4" and m["tutor_version"] == __version__
+    assert m["format"] == "tutor-index/5" and m["tutor_version"] == __version__
     query = m["embedding"].pop("query")
     assert m["embedding"] == {"model": embedder.name, "dim": 384, "normalized": True}
     # the question embedder's files, each with the hash of what lies on disk
@@ -66,6 +66,22 @@ def test_learner_questions_point_at_the_chunks_holding_their_line(built_index):
     assert all(ids for ids in built_index.memory_chunks)  # every line is in some chunk
     for r, ids in zip(asked, built_index.memory_chunks, strict=True):
         assert all(chunks[i].start_line <= r["line"] <= chunks[i].end_line for i in ids)
+
+
+def test_learner_questions_point_at_the_sentences_that_answer_them(built_index):
+    from tutor.text import strip_markdown
+
+    asked, _ = learner_questions()
+    text = {u.row: u.text for us in built_index.units.values() for u in us}
+    assert len(built_index.memory_units) == len(asked)
+    # nearly every learner question finds its sentence (an evidence span cut mid-word
+    # may find none); each found sentence shares the evidence's words
+    assert sum(bool(rows) for rows in built_index.memory_units) >= 0.98 * len(asked)
+    for r, rows in zip(asked, built_index.memory_units, strict=True):
+        ev = strip_markdown(r["evidence"]).lower()
+        for row in rows:
+            sentence = text[row].lower()
+            assert sentence[:20] in ev or ev[:20] in sentence, (r["question"], text[row])
 
 
 def test_other_learner_questions_make_the_index_stale(small, embedder, monkeypatch):

@@ -99,3 +99,17 @@ def test_a_question_like_a_learner_question_is_marked_as_asked_before(tutor):
     assert tutor._asked_before(stored) > 0.99
     assert tutor._asked_before(elsewhere) < 0.6
     assert tutor._asked_before(None) == 0.0
+
+
+def test_the_sentence_a_learner_question_points_at_is_marked_as_asked(tutor, built_index):
+    from tutor.index import learner_questions
+
+    asked, _ = learner_questions()
+    i = next(i for i, rows in enumerate(built_index.memory_units) if rows)
+    q = tutor.embedder.embed_one(asked[i]["question"])
+    lines = tutor._asked_lines(q)
+    # the stored question's own sentence, at (nearly) cosine 1; others lower or absent
+    assert all(lines[row] > 0.99 for row in built_index.memory_units[i])
+    others = [v for row, v in lines.items() if row not in built_index.memory_units[i]]
+    assert all(v < 0.99 for v in others)
+    assert tutor._asked_lines(None) == {}

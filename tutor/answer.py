@@ -319,6 +319,7 @@ class Tutor:
             return out, {}
         vecs = self.index.unit_vectors[[u.row for _, u, _ in units]]
         cos_q = vecs @ qvec
+        asked = self._asked_lines(qvec)
         cos_parts = np.stack([vecs @ v for v in part_vecs], axis=1) if part_vecs else None
         part_subjects = [subject_stems(p, self.lexicon) for p in q.parts]
         for i, (n, u, h) in enumerate(units):
@@ -332,6 +333,7 @@ class Tutor:
                 h.dense,
                 paths[n],
                 self.lexicon,
+                asked.get(u.row, 0.0),
             )
             out.append(Candidate(u, n, feats, part=part, path=h.chunk.section_path))
         add_relative(out)
@@ -371,6 +373,19 @@ class Tutor:
         if qvec is None or vectors is None or not len(vectors):
             return 0.0
         return float(np.max(vectors @ qvec))
+
+    def _asked_lines(self, qvec: Any, most: int = 20) -> dict[int, float]:
+        """For the sentences that answer one of the `most` learner questions nearest to
+        the question, the cosine of the nearest such learner question (by sentence row)."""
+        vectors = self.index.memory_vectors
+        if qvec is None or vectors is None or not len(vectors):
+            return {}
+        sims = vectors @ qvec
+        out: dict[int, float] = {}
+        for j in np.argsort(-sims)[:most]:
+            for row in self.index.memory_units[j]:
+                out[row] = max(out.get(row, 0.0), float(sims[j]))
+        return out
 
     def analyse(self, standalone: str, k: int, within: str | None = None) -> Analysis:
         """Read, retrieve, score every passage sentence, and decide (no model call)."""

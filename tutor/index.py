@@ -10,7 +10,8 @@ its tokenizer, which embeds questions without torch; the manifest records its fo
 source package version and the sha256 of each file), and `memory.jsonl` with
 `memory.npy`: the learner questions of `data/learner_questions.jsonl` (each the
 everyday wording of a question a guide line answers), embedded, with the chunks that
-hold their line (see `retrieve.py`; the manifest records the file's sha256). An index
+hold their line and the rows of the sentences that answer them (see `retrieve.py` and
+`relevance.py`; the manifest records the file's sha256). An index
 without a bank of the current builder, or built from other learner questions, is stale
 and rebuilt.
 
@@ -55,9 +56,9 @@ from tutor.embed import (
 from tutor.errors import IndexCorrupt, IndexMissing, IndexStale, TutorError
 from tutor.ground import Lexicon, Unit, split_units
 from tutor.quiz.items import BANK_FILE, BUILDER, build_bank, write_bank
-from tutor.text import bm25_tokens
+from tutor.text import bm25_tokens, strip_markdown, words
 
-FORMAT = "tutor-index/4"
+FORMAT = "tutor-index/5"
 REBUILD = "tutor index --rebuild"
 FILES = (
     "manifest.json",
@@ -94,6 +95,7 @@ class Index:
     # learner questions: each one's embedding, and the ids of the chunks holding its line
     memory_vectors: Any = None
     memory_chunks: list[tuple[str, ...]] = field(default_factory=list)
+    memory_units: list[tuple[int, ...]] = field(default_factory=list)
 
     @cached_property
     def lexicon(self) -> Lexicon:
@@ -165,6 +167,29 @@ def memory_rows(chunks: list[Chunk], rows: list[dict[str, Any]]) -> list[tuple[s
         )
         for r in rows
     ]
+
+
+def _tokens(text: str) -> str:
+    return " " + " ".join(words(strip_markdown(text))) + " "
+
+
+def memory_units(
+    units: dict[str, list[Unit]], asked_chunks: list[tuple[str, ...]], rows: list[dict[str, Any]]
+) -> list[tuple[int, ...]]:
+    """For each learner question, the rows of the sentences that answer it: the
+    sentences of its chunks that hold its evidence, or that its evidence holds (an
+    evidence span may run over two sentences)."""
+    out = []
+    for r, ids in zip(rows, asked_chunks, strict=True):
+        ev = _tokens(r.get("evidence", ""))
+        found = []
+        for cid in ids:
+            for u in units.get(cid, []):
+                text = _tokens(u.text)
+                if len(ev.split()) >= 3 and (ev in text or (len(text.split()) >= 4 and text in ev)):
+                    found.append(u.row)
+        out.append(tuple(dict.fromkeys(found)))
+    return out
 
 
 def _manifest(
@@ -253,6 +278,7 @@ def build_index(
     unit_vecs = embedder.embed([unit_embedding_text(by_id[cid].title, u) for cid, u in unit_rows])
     asked, asked_sha = learner_questions()
     asked_chunks = memory_rows(chunks, asked)
+    asked_units = memory_units(units, asked_chunks, asked)
     say(f"embedding {len(asked)} learner questions")
     asked_vecs = (
         embedder.embed([r["question"] for r in asked])
@@ -295,8 +321,9 @@ def build_index(
                 fh.write(json.dumps({"chunk_id": cid, "row": u.row, "text": u.text}) + "\n")
         np.save(tmp / "units.npy", unit_vecs.astype(np.float32))
         with open(tmp / "memory.jsonl", "w", encoding="utf-8") as fh:
-            for r, ids in zip(asked, asked_chunks, strict=True):
-                fh.write(json.dumps({"question": r["question"], "chunks": ids}) + "\n")
+            for r, ids, rows in zip(asked, asked_chunks, asked_units, strict=True):
+                row = {"question": r["question"], "chunks": ids, "units": rows}
+                fh.write(json.dumps(row) + "\n")
         np.save(tmp / "memory.npy", np.asarray(asked_vecs, dtype=np.float32))
         say("exporting the embedding model for questions (ONNX)")
         query = export_query_model(tmp)
@@ -400,7 +427,9 @@ def load_index(settings: Settings) -> Index:
         unit_vectors = np.load(where / "units.npy")
         memory_vectors = np.load(where / "memory.npy")
         with open(where / "memory.jsonl", encoding="utf-8") as fh:
-            memory_chunks = [tuple(json.loads(x)["chunks"]) for x in fh if x.strip()]
+            memory = [json.loads(x) for x in fh if x.strip()]
+        memory_chunks = [tuple(m["chunks"]) for m in memory]
+        memory_units = [tuple(m["units"]) for m in memory]
     except Exception as e:  # any unreadable file means the same thing to the user
         raise IndexCorrupt(
             f"Index in {where}/ is unreadable ({type(e).__name__}): run `{REBUILD}`."
@@ -431,6 +460,7 @@ def load_index(settings: Settings) -> Index:
         )
     index.memory_vectors = memory_vectors
     index.memory_chunks = memory_chunks
+    index.memory_units = memory_units
     return index
 
 

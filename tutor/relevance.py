@@ -56,6 +56,7 @@ SENTENCE_FEATURES = (
     "length",
     "lead_in",
     "labelled",
+    "asked_line",
 )
 QUESTION_FEATURES = (
     "top_p",
@@ -325,8 +326,11 @@ def sentence_features(
     passage_cos: float,
     path_stems: frozenset[str],
     lexicon: Lexicon,
+    asked: float = 0.0,
 ) -> tuple[dict[str, float], int]:
-    """The signals for one candidate sentence, and the sub-question it serves best."""
+    """The signals for one candidate sentence, and the sub-question it serves best.
+    `asked`: the cosine of the nearest learner question this sentence answers, among
+    those nearest the question (0 for none): a learner's everyday words for the line."""
     part = int(np.argmax(cos_parts)) if cos_parts else -1
     subject = part_subjects[part] if part >= 0 and part_subjects[part] else q.subject
     ctx_unit = Unit(
@@ -352,6 +356,7 @@ def sentence_features(
         "length": min(len(u.text.split()) / 30.0, 1.0),
         "lead_in": float(u.text.rstrip().endswith(":")),
         "labelled": float(bool(u.label)),
+        "asked_line": asked,
     }, part
 
 

@@ -168,43 +168,64 @@ def _off_topic(x: np.ndarray, floor: dict[str, float]) -> np.ndarray:
     return np.all(below, axis=0) if below else np.zeros(len(x), dtype=bool)
 
 
-def _best_threshold(p: np.ndarray, y: np.ndarray, positive_is_low: bool = False) -> float:
-    """The threshold with the best F1 for the positive class (ties: the middle one)."""
-    scores = []
-    for t in np.arange(0.05, 0.951, 0.01):
-        pred = p < t if positive_is_low else p >= t
-        tp = float(np.sum(pred & y))
-        fp = float(np.sum(pred & ~y))
-        fn = float(np.sum(~pred & y))
-        scores.append((2 * tp / (2 * tp + fp + fn) if tp else 0.0, float(t)))
-    best = max(f1 for f1, _ in scores)
-    tied = [t for f1, t in scores if f1 >= best - 1e-9]
-    return round(float(np.median(tied)), 2)
+def _best_threshold(
+    p: np.ndarray, y: np.ndarray, positive_is_low: bool = False, resamples: int = 200
+) -> float:
+    """The middle of the thresholds whose F1 for the positive class is within one
+    bootstrap standard error of the best. The F1 curve of abstention is flat over a wide
+    range (0.879 to 0.889 from 0.28 to 0.60 on the calibration split), and its best
+    point, chosen alone, sat at whichever end the noise favoured; the middle of the
+    near-best range balances precision and recall and does not sit on the edge of the
+    calibration data."""
+    ts = np.round(np.arange(0.05, 0.951, 0.01), 2)
+    idx = np.random.default_rng(0).integers(0, len(p), size=(resamples, len(p)))
+    ps, ys = p[idx], y[idx]
+    f1 = np.zeros((len(ts), resamples))
+    full = np.zeros(len(ts))
+    for i, t in enumerate(ts):
+        for out, pp, yy in ((f1[i], ps, ys), (full[i : i + 1], p[None], y[None])):
+            pred = pp < t if positive_is_low else pp >= t
+            tp = np.sum(pred & yy, axis=-1)
+            wrong = np.sum(pred != yy, axis=-1)
+            out[:] = np.where(tp > 0, 2 * tp / np.maximum(2 * tp + wrong, 1), 0.0)
+    best = int(np.argmax(full))
+    se = np.std(f1[best] - f1, axis=1)
+    near = ts[full[best] - full <= se + 1e-12]
+    return round(float(np.median(near)), 2)
 
 
 def _best_selection(
     p: np.ndarray, y: np.ndarray, groups: np.ndarray, max_lines: int
 ) -> tuple[float, float]:
-    """`show` and `relative` with the best mean F2 of the lines a question would show
-    (at most `max_lines`, best first) against its relevant lines, over questions that
-    have any. F2 weighs recall twice: a missing half of the answer was the complaint,
-    and every extra line shown is still a true, cited guide line."""
+    """`show` and `relative` by the mean F2 of the lines a question would show (at most
+    `max_lines`, best first) against its relevant lines, over questions that have any.
+    F2 weighs recall twice: a missing half of the answer was the complaint, and every
+    extra line shown is still a true, cited guide line. The F2 surface is flat near its
+    top (0.563 to 0.566 over a dozen settings), so the best setting is noise; of the
+    settings within one paired standard error of the best, the one that shows the most
+    lines (lowest `show`, then lowest `relative`) is chosen, the one-standard-error rule
+    leaning the way the complaint asks."""
     per_q = [np.flatnonzero(groups == g) for g in np.unique(groups)]
     per_q = [ix for ix in per_q if y[ix].any()]
-    best, choice = -1.0, (0.5, 0.5)
+    scores: dict[tuple[float, float], np.ndarray] = {}
     for show in np.arange(0.05, 0.71, 0.05):
         for rel in np.arange(0.05, 1.01, 0.05):
-            f1s = []
+            f2 = []
             for ix in per_q:
                 order = ix[np.argsort(-p[ix])]
                 top = p[order[0]]
                 picked = [i for i in order if p[i] >= show or p[i] >= rel * top][:max_lines]
                 tp = float(y[picked].sum())
-                f1s.append(5 * tp / (len(picked) + 4 * y[ix].sum()) if tp else 0.0)
-            score = float(np.mean(f1s))
-            if score > best + 1e-9:
-                best, choice = score, (round(float(show), 2), round(float(rel), 2))
-    return choice
+                f2.append(5 * tp / (len(picked) + 4 * y[ix].sum()) if tp else 0.0)
+            scores[(round(float(show), 2), round(float(rel), 2))] = np.array(f2)
+    best = scores[max(scores, key=lambda k: float(scores[k].mean()))]
+    n = max(len(best), 1)
+    near = [
+        k
+        for k, v in scores.items()
+        if best.mean() - v.mean() <= float((best - v).std()) / np.sqrt(n) + 1e-12
+    ]
+    return min(near)
 
 
 def fit(
