@@ -4,9 +4,11 @@ Fast unit tests on hand-made passages and hand-set relevance (no model)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from tutor.compose import _side_of, compose, guide_comparison
+from tutor.compose import _side_of, comparison_blocks, compose, guide_comparison
 from tutor.ground import Lexicon, split_units
 from tutor.question import Question, compare_sides
 from tutor.relevance import Calibration, Candidate, Logistic
@@ -141,15 +143,17 @@ def test_a_comparison_in_other_words_is_answered_by_the_guides_comparison():
     lex = _lexicon(OLTP_OLAP)
     q_text = "Checkout takes payments while analysts look back years: how do they differ?"
 
-    def shown(contrast: float) -> list[str]:
-        comp = compose(
-            _question(q_text, contrast), cands, _calibration(contrast=0.3), lex, lambda a, b: 0.0
-        )
+    def shown(contrast: float, show: float = 0.5) -> list[str]:
+        cal = replace(_calibration(contrast=0.3), show=show)
+        comp = compose(_question(q_text, contrast), cands, cal, lex, lambda a, b: 0.0)
         return [c.unit.display for c in comp.lines]
 
-    both = shown(0.6)
+    # one line per side in turn, each side's best first; a side's later lines (0.2 and
+    # 0.25) must pass the relevance bar
+    both = shown(0.6, show=0.2)
     assert [s.split(" (")[0] for s in both] == ["OLTP", "OLAP", "OLTP", "OLAP"]
     assert both[1].endswith("Uses star schema, snowflake schema, or other analytical models.")
+    assert [s.split(" (")[0] for s in shown(0.6)] == ["OLTP", "OLAP"]
     # below the threshold only the lines that pass the relevance bar are shown
     assert shown(0.1) == [
         "OLTP (Online Transaction Processing): Ideal for order processing, payments, and "
@@ -286,3 +290,36 @@ def test_a_worked_problem_is_shown_with_its_solution():
     assert shown(5) == ["Scenario:Need", "Solution:Amazon", "Scenario:Migrating", "Solution:Use"]
     # no room for the second problem's solution: the solution takes its place
     assert shown(3) == ["Scenario:Need", "Solution:Amazon", "Solution:Use"]
+
+
+def test_a_line_with_no_label_or_parent_is_not_a_side_of_a_comparison_block():
+    text = OLTP_OLAP + "- Large storage requirements, from terabytes to petabytes.\n"
+    cands = _cands([("2. OLTP vs. OLAP Data Modelling", text)], {"payments": 0.4})
+    blocks = comparison_blocks(cands)
+    assert [list(b) for b in blocks] == [
+        ["OLTP (Online Transaction Processing)", "OLAP (Online Analytical Processing)"]
+    ]
+
+
+PREDICTIVE = """\
+- Predictive analytics: meant to predict future happenings.
+- Prescriptive analytics: meant to suggest what to do next.
+- It recommends actions to take next.
+"""
+
+
+def test_a_named_comparison_fills_its_room_with_the_most_relevant_other_lines():
+    cands = _cands(
+        [("Kinds of insight", PREDICTIVE)],
+        {"future": 0.5, "suggest": 0.4, "recommends": 0.9},
+    )
+    text = "predictive vs prescriptive?"
+    sides = compare_sides(text)
+    assert sides is not None
+    q = Question(text, frozenset(), {}, 0.0, "compare", sides, sides)
+    lex = _lexicon(PREDICTIVE)
+    comp = compose(q, cands, replace(_calibration(), show=0.3), lex, lambda a, b: 0.0)
+    shown = [c.unit.text for c in comp.lines]
+    # the best line of all names neither side in its own words: it still has its place
+    assert "It recommends actions to take next." in shown
+    assert len(comp.sides) == len(comp.lines)

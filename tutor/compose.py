@@ -10,7 +10,7 @@ construction; model drafts join later, in `answer.py`, only when verified and re
   subject, or that opens with it), then the most relevant supporting lines;
 * **compare**: each side's own lines (lines whose label, parent bullet or words name
   that side), paired A, B, A, B, the guide's own side-by-side lines first; a side with
-  no line is said to be not covered;
+  no line is said to be not covered; lines left room for are the most relevant others;
 * **a comparison asked in other words** (a fact or scenario question whose typer
   "compare" probability reaches `Calibration.contrast`): the guide's own comparison
   block leads, one line per side in turn (`guide_comparison`); without one, the best
@@ -109,12 +109,16 @@ def _side_of(c: Candidate, sides: list[frozenset[str]], lexicon: Lexicon) -> int
 
 def _by_side(block: list[Candidate]) -> dict[str, list[Candidate]]:
     """A comparison block's lines by side, each side's best first: a side is the line's
-    label, or the bullet it is nested under ("OLTP (Online Transaction Processing)")."""
+    label, or the bullet it is nested under ("OLTP (Online Transaction Processing)"). A
+    line with neither names no side and is left out: each such line had counted as a side
+    of its own, so the OLTP/OLAP block read as four sides, two of them the unlabelled
+    lines "Large storage requirements ..." and "Suitable for predicting ...", at p 0.01."""
     out: dict[str, list[Candidate]] = {}
     for c in sorted(block, key=lambda c: -c.p):
         u = c.unit
         name = u.label if (not u.parent or COMPARISON.search(u.parent)) else u.parent
-        out.setdefault(name or u.text, []).append(c)
+        if name:
+            out.setdefault(name, []).append(c)
     return out
 
 
@@ -174,7 +178,7 @@ def comparison_blocks(pool: list[Candidate]) -> list[dict[str, list[Candidate]]]
 
 
 def guide_comparison(
-    pool: list[Candidate], most: int, bar: float = 0.0
+    pool: list[Candidate], most: int, bar: float = 0.0, next_bar: float = 0.0
 ) -> tuple[list[Candidate], list[int]]:
     """The guide's own side-by-side lines for a question that compares without naming
     both sides ("how do those two kinds of systems differ?"): of the passages' comparison
@@ -184,7 +188,10 @@ def guide_comparison(
     answered with the "SQL vs. Spark" block, the only block among its passages. Returns
     the lines and each one's side (its position among the block's sides). Limits: a
     comparison that the guide writes as two separate sections is not a block, nor is a
-    table of more than four rows."""
+    table of more than four rows. A side's later lines must reach `next_bar` (a side's
+    best line is shown under it, as in a named comparison): "checkout inserts vs month-long
+    aggregations" read four lines of the OLTP/OLAP block at p 0.01-0.06 and left out the
+    two lines at 0.47 and 0.37 that answer it."""
     split = [b for b in comparison_blocks(pool) if max(c.p for v in b.values() for c in v) >= bar]
     if not split:
         return [], []
@@ -193,7 +200,7 @@ def guide_comparison(
     sides: list[int] = []
     for rank in range(max(len(v) for v in by_side.values())):
         for i, side in enumerate(by_side.values()):
-            if rank < len(side) and len(lines) < most:
+            if rank < len(side) and len(lines) < most and (rank == 0 or side[rank].p >= next_bar):
                 lines.append(side[rank])
                 sides.append(i)
     return lines, sides
@@ -310,6 +317,13 @@ def compose(
                 comp.sides.append(0)
             if take(b):
                 comp.sides.append(1)
+        # room left: the most relevant of the other lines, each on its side when it has
+        # one. Fixes "predictive vs prescriptive analytics?" leaving out the best line of
+        # all ("Prescriptive analytics: basically meant to recommend actions ...", p 0.88),
+        # which names neither side in its own words, after two lines
+        for c in shown:
+            if take(c):
+                comp.sides.append(_side_of(c, sides, lexicon))
         for i in (0, 1):
             # said only when no retrieved line names that side at all: a side whose lines
             # also name the other side is covered, just not on its own
@@ -333,7 +347,7 @@ def compose(
     if q.contrast >= cal.contrast:
         # a comparison in other words ("our checkout system ... while the analysts ...:
         # how do those two differ?"): the guide's own comparison answers it, side by side
-        lines, _ = guide_comparison(pool, max(2, cal.max_lines - 1), side_bar)
+        lines, _ = guide_comparison(pool, max(2, cal.max_lines - 1), side_bar, cal.show)
         for c in lines:
             take(c)
         if not lines and len(q.parts) == 2:
