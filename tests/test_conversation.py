@@ -34,3 +34,13 @@ def test_standalone_questions_are_left_alone():
     assert not is_followup(q, LEX)
     assert standalone_query(q, h, LEX) == q
     assert standalone_query("and how is it billed?", [], LEX) == "and how is it billed?"
+
+
+def test_a_service_name_runs_on_through_its_capitalised_words():
+    # "functions" is mostly written lower-case, so it is no name of its own
+    lex = Lexicon.from_texts(
+        ["AWS Step Functions runs state machines.", "Lambda functions run code.", "functions"]
+    )
+    h = [Turn("What does AWS Step Functions do?", "What does AWS Step Functions do?")]
+    got = standalone_query("and when would i pick it over the managed airflow thing?", h, lex)
+    assert got == "When would i pick AWS Step Functions over the managed airflow thing?"

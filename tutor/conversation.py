@@ -35,14 +35,19 @@ class Turn:
 
 
 def subject_of(text: str, lexicon: Lexicon) -> str:
-    """The services named in `text` ("AWS Glue and Amazon EMR"), else its content words."""
+    """The services named in `text` ("AWS Glue and Amazon EMR"), else its content words.
+    A name starts at "Amazon", "AWS" or a word the guide writes capitalised, and runs on
+    through the capitalised words after it."""
     toks = re.findall(r"[A-Za-z][A-Za-z0-9-]*", text)
     phrases: list[list[str]] = []
     run: list[str] = []
     for w in toks:
-        is_ent = w in ("Amazon", "AWS") or (
-            stem(w.lower()) in lexicon.entities and w.lower() not in STOPWORDS
-        )
+        low = w.lower()
+        is_ent = w in ("Amazon", "AWS") or (stem(low) in lexicon.entities and low not in STOPWORDS)
+        # a name goes on through its capitalised words: "AWS Step Functions", "AWS Glue
+        # Data Catalog" (were cut to "AWS Step" and "AWS Glue and Catalog")
+        if run and not is_ent and w[0].isupper() and low not in STOPWORDS | _QUESTION_WORDS:
+            is_ent = True
         if is_ent:
             run.append(w)
         elif run:
