@@ -158,3 +158,17 @@ def test_help_does_not_import_torch():
     code = "import sys; from tutor.cli import cli; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_compared_line_is_named_by_its_side_unless_its_label_names_it():
+    from tutor.cli import paired_line
+
+    assert paired_line("EMR", "Amazon EMR: A more flexible environment.") == (
+        "Amazon EMR: A more flexible environment."
+    )
+    assert paired_line("batch", "Periodic: is a batch of data.") == (
+        "batch: Periodic: is a batch of data."
+    )
+    assert (
+        paired_line("Glue", "Suitable for serverless ETL.") == "Glue: Suitable for serverless ETL."
+    )

@@ -42,6 +42,16 @@ class _Group(click.Group):
             sys.exit(130)
 
 
+def paired_line(side: str, line: str) -> str:
+    """A compared line as a CLI bullet, named by its side ("batch: Periodic: ..."),
+    unless its own label already names it ("Amazon EMR: ..." for the side "EMR" is not
+    shown as "EMR: Amazon EMR: ...")."""
+    label, colon, _ = line.partition(":")
+    if colon and side.lower() in label.lower():
+        return line
+    return f"{side}: {line}"
+
+
 def setting_option(name: str, *decls: str) -> Callable[[Any], Any]:
     """A click option whose help text and type come from the Settings field."""
     f = FIELDS[name]
@@ -181,7 +191,7 @@ def _stream_answer(tutor: Tutor, question: str, **kw: Any) -> Answer:
             if ev.source == "note":
                 click.echo(ev.text)
             elif sides and ev.side is not None:
-                click.echo(f"- {sides[ev.side]}: {ev.marked}")
+                click.echo(f"- {paired_line(sides[ev.side], ev.marked)}")
             else:
                 click.echo(f"- {ev.marked}")
         elif isinstance(ev, Answer):
