@@ -92,7 +92,8 @@ class Index:
     units: dict[str, list[Unit]] = field(default_factory=dict)
     unit_vectors: Any = None
     corpus_dir: Path | None = None  # the guide it was built from (the quiz bank reads it)
-    # learner questions: each one's embedding, and the ids of the chunks holding its line
+    # learner questions: each one's embedding, the ids of the chunks holding its line, and
+    # the rows of the sentences that answer it
     memory_vectors: Any = None
     memory_chunks: list[tuple[str, ...]] = field(default_factory=list)
     memory_units: list[tuple[int, ...]] = field(default_factory=list)
@@ -146,8 +147,8 @@ def _learner_bytes() -> bytes:
 
 
 def learner_questions() -> tuple[list[dict[str, Any]], str]:
-    """The packaged learner questions ({"question", "file", "line"} rows) and the file's
-    sha256. Written apart from the gold questions, by hand, from the guide itself."""
+    """The packaged learner questions ({"question", "file", "line", "evidence"} rows) and
+    the file's sha256. Written apart from the gold questions, by hand, from the guide."""
     raw = _learner_bytes()
     rows = [json.loads(x) for x in raw.decode("utf-8").splitlines() if x.strip()]
     return rows, hashlib.sha256(raw).hexdigest()
