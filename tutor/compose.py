@@ -67,10 +67,14 @@ def _defining(c: Candidate, subject: frozenset[str], lexicon: Lexicon) -> bool:
     return bool(head & subject) and c.features["subj_own"] >= 0.5
 
 
+def _name(c: Candidate) -> str:
+    """What a line names as its subject: its bullet label, or a table row's first cell."""
+    return c.unit.label or _row_head(c.unit.text)
+
+
 def _labelled_apart(a: Candidate, b: Candidate) -> bool:
     """Two lines under different labels (bullet labels or a table row's first cell)."""
-    la = (a.unit.label or _row_head(a.unit.text)).lower()
-    lb = (b.unit.label or _row_head(b.unit.text)).lower()
+    la, lb = _name(a).lower(), _name(b).lower()
     return bool(la and lb and la != lb)
 
 
@@ -98,7 +102,7 @@ def _side_of(c: Candidate, sides: list[frozenset[str]], lexicon: Lexicon) -> int
     sides share does not tell them apart: the row "Data design | ..." names "data", not
     "data lake" rather than "data warehouse")."""
     own = [sides[0] - sides[1] or sides[0], sides[1] - sides[0] or sides[1]]
-    for name in (c.unit.label or _row_head(c.unit.text), c.unit.parent):
+    for name in (_name(c), c.unit.parent):
         named = subject_stems(name, lexicon)
         hit = [weighted_share(side, named, lexicon) for side in own]
         if hit[0] != hit[1]:
@@ -260,7 +264,7 @@ def compose(
             # is about that side, not a passing mention in a list of services
             return any(
                 weighted_share(side, subject_stems(name, lexicon), lexicon) >= 0.5
-                for name in (c.unit.label or _row_head(c.unit.text), c.unit.parent)
+                for name in (_name(c), c.unit.parent)
                 for side in sides
             )
 

@@ -24,6 +24,8 @@ _QUESTION_WORDS = frozenset(
     "what which when where why how who whom does do did is are can could should would "
     "explain describe tell define mean means".split()
 )
+# capitalised words that do not continue a name ("AWS Glue Does ...", "What")
+_NOT_NAMES = STOPWORDS | _QUESTION_WORDS
 
 
 @dataclass
@@ -46,7 +48,7 @@ def subject_of(text: str, lexicon: Lexicon) -> str:
         is_ent = w in ("Amazon", "AWS") or (stem(low) in lexicon.entities and low not in STOPWORDS)
         # a name goes on through its capitalised words: "AWS Step Functions", "AWS Glue
         # Data Catalog" (were cut to "AWS Step" and "AWS Glue and Catalog")
-        if run and not is_ent and w[0].isupper() and low not in STOPWORDS | _QUESTION_WORDS:
+        if run and not is_ent and w[0].isupper() and low not in _NOT_NAMES:
             is_ent = True
         if is_ent:
             run.append(w)

@@ -184,10 +184,10 @@ def memory_units(
     for r, ids in zip(rows, asked_chunks, strict=True):
         ev = _tokens(r.get("evidence", ""))
         found = []
-        for cid in ids:
-            for u in units.get(cid, []):
+        if len(ev.split()) >= 3:  # a shorter evidence span would match by chance
+            for u in (u for cid in ids for u in units.get(cid, [])):
                 text = _tokens(u.text)
-                if len(ev.split()) >= 3 and (ev in text or (len(text.split()) >= 4 and text in ev)):
+                if ev in text or (len(text.split()) >= 4 and text in ev):
                     found.append(u.row)
         out.append(tuple(dict.fromkeys(found)))
     return out

@@ -178,16 +178,17 @@ def _best_threshold(
     near-best range balances precision and recall and does not sit on the edge of the
     calibration data."""
     ts = np.round(np.arange(0.05, 0.951, 0.01), 2)
+
+    def f1_at(t: float, pp: np.ndarray, yy: np.ndarray) -> np.ndarray:
+        """F1 at threshold `t` of each row of `pp` against the same row of `yy`."""
+        pred = pp < t if positive_is_low else pp >= t
+        tp = np.sum(pred & yy, axis=-1)
+        wrong = np.sum(pred != yy, axis=-1)
+        return np.where(tp > 0, 2 * tp / np.maximum(2 * tp + wrong, 1), 0.0)
+
     idx = np.random.default_rng(0).integers(0, len(p), size=(resamples, len(p)))
-    ps, ys = p[idx], y[idx]
-    f1 = np.zeros((len(ts), resamples))
-    full = np.zeros(len(ts))
-    for i, t in enumerate(ts):
-        for out, pp, yy in ((f1[i], ps, ys), (full[i : i + 1], p[None], y[None])):
-            pred = pp < t if positive_is_low else pp >= t
-            tp = np.sum(pred & yy, axis=-1)
-            wrong = np.sum(pred != yy, axis=-1)
-            out[:] = np.where(tp > 0, 2 * tp / np.maximum(2 * tp + wrong, 1), 0.0)
+    f1 = np.array([f1_at(t, p[idx], y[idx]) for t in ts])  # thresholds x resamples
+    full = np.array([f1_at(t, p, y) for t in ts])
     best = int(np.argmax(full))
     se = np.std(f1[best] - f1, axis=1)
     near = ts[full[best] - full <= se + 1e-12]
