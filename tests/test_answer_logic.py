@@ -16,6 +16,7 @@ from tutor.config import Settings
 from tutor.ground import Lexicon, same_claim
 from tutor.index import build_index
 from tutor.question import (
+    AnswerTyper,
     ask_parts,
     ask_sentence,
     compare_sides,
@@ -289,6 +290,20 @@ def test_a_logistic_model_is_the_formula_it_claims():
     m = Logistic(("a", "b"), (2.0, -1.0), 0.5, (1.0, 0.0), (2.0, 1.0))
     # z = 2 * (3 - 1) / 2 - 1 * 1 + 0.5 = 1.5
     assert m.prob({"a": 3.0, "b": 1.0}) == pytest.approx(1 / (1 + np.exp(-1.5)))
+
+
+def test_the_typer_averages_its_readings_of_one_question():
+    # two classes, logits (z, -z) for z = v[0]: P(b) = sigmoid(-2 v[0])
+    typer = AnswerTyper({"classes": ["a", "num:b"], "coef": [[1.0, 0.0], [-1.0, 0.0]],
+                         "intercept": [0.0, 0.0]})
+    ask, whole = np.array([1.0, 0.0]), np.array([-1.5, 0.0])
+    p_ask, p_whole = 1 / (1 + np.exp(2.0)), 1 / (1 + np.exp(-3.0))
+    one, figure_one = typer.types(ask)
+    both, figure_both = typer.types(ask, whole)
+    assert figure_one == pytest.approx(p_ask, abs=1e-4)
+    assert figure_both == pytest.approx((p_ask + p_whole) / 2, abs=1e-4)
+    assert both["num:b"] == pytest.approx(figure_both, abs=1e-4)
+    assert list(both) == ["num:b", "a"] and list(one) == ["a", "num:b"]
 
 
 def test_other_vendors_products_are_found_even_where_the_guide_uses_the_word():

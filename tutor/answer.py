@@ -274,7 +274,7 @@ class Tutor:
         unique = list(dict.fromkeys(texts))  # a one-sentence question is its own asking part
         embedded = self.embedder.embed(unique)
         vecs = embedded[[unique.index(t) for t in texts]]
-        types, quantity = self.typer.types(vecs[-1])
+        types, quantity = self.typer.types(vecs[-1], vecs[0])
         contrast = 1.0 if q.shape == "compare" else types.get("compare", 0.0)
         q = replace(q, types=types, quantity=quantity, contrast=contrast)
         n = len(q.parts)

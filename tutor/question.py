@@ -150,11 +150,22 @@ class AnswerTyper:
         self.intercept = np.asarray(probe["intercept"], dtype=np.float32)
         self._figure = np.array([c.startswith(QUANTITY_PREFIXES) for c in self.classes])
 
-    def types(self, vec: Any) -> tuple[dict[str, float], float]:
-        """The type distribution and P(a figure or setting is asked) for an embedding."""
-        z = self.coef @ vec + self.intercept
-        e = np.exp(z - z.max())
-        p = e / e.sum()
+    def types(self, *vecs: Any) -> tuple[dict[str, float], float]:
+        """The type distribution and P(a figure or setting is asked) for an embedding,
+        or the mean of the distributions for several readings of one question.
+
+        `Tutor.read` passes two: the ask sentence and the whole question. Read alone,
+        a story's closing ask loses its story ("When a load fails at 3am nobody finds
+        out until standup. How are we supposed to get told?" reads 0.29 default
+        against 0.23 procedure; with the whole question, procedure leads), and the
+        whole question loses its ask among a scenario's details. The mean of the two
+        raised writer-held-out abstention F1 on the calibration split from 0.893 to
+        0.907 (paired bootstrap SE 0.008), against 0.888 for the whole question alone.
+        Limit: most examples are one short sentence, so a long question's whole-text
+        reading is the less certain of the two."""
+        z = np.stack([self.coef @ v + self.intercept for v in vecs])
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        p = (e / e.sum(axis=1, keepdims=True)).mean(axis=0)
         order = np.argsort(-p)
         dist = {self.classes[i]: round(float(p[i]), 4) for i in order}
         return dist, float(p[self._figure].sum())
