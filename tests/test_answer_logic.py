@@ -19,6 +19,7 @@ from tutor.question import (
     AnswerTyper,
     ask_parts,
     ask_sentence,
+    asks_comparative,
     compare_sides,
     continues,
     contrast_clauses,
@@ -234,6 +235,31 @@ def test_the_sentence_stream_cuts_at_sentence_ends_but_not_list_markers():
     out += stream.flush()
     # the citation marker stays with its sentence (the verifier reads and strips it)
     assert out == ["1. AWS Glue is serverless.[1]", "Amazon EMR runs Spark.", "Trailing"]
+
+
+@pytest.mark.parametrize(
+    ("question", "ranks"),
+    [
+        ("firehose or data streams which one takes bigger records", True),
+        ("Which is the older service, AWS Data Pipeline or AWS Step Functions?", True),
+        ("gzip vs bzip2 for our s3 logs - which one does athena get through faster", True),
+        ("What is the difference between RBAC and ABAC?", False),
+        ("glue or emr for a nightly spark job?", False),
+        ("Which service is cheapest for archiving?", False),  # one option: not a ranking of two
+    ],
+)
+def test_a_ranking_of_options_is_read_from_the_question(question, ranks):
+    assert asks_comparative(question) is ranks
+
+
+def test_a_ranking_that_no_best_line_makes_is_a_signal_against_answering(small):
+    tutor, _ = tutor_with(small, "")
+    unstated = tutor.analyse("Which is faster, Kinesis Data Streams or DynamoDB?", 3)
+    assert unstated.features["ranking_unstated"] == 1.0
+    # the guide ranks these two: "better control" / "more flexible"
+    stated = tutor.analyse("Which gives better control, AWS Glue or Amazon EMR?", 3)
+    assert any("better control" in c.unit.text for c in stated.candidates)
+    assert stated.features["ranking_unstated"] == 0.0
 
 
 @pytest.mark.parametrize(

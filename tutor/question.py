@@ -355,6 +355,31 @@ def contrast_clauses(text: str) -> tuple[str, str] | None:
     return None
 
 
+# a gradable property in its comparative or superlative form ("cheaper", "fastest",
+# "more", "least"), and a question that sets two or more options side by side
+GRADED = (
+    r"(?:cheap|costli|prici|fast|quick|slow|bigg|larg|small|old|new|long|short|high|low|"
+    r"great|easi|hard|strong|heavi|light)(?:er|est)|better|best|worse|worst|more|less|"
+    r"fewer|most|least"
+)
+_COMPARATIVE = re.compile(rf"\b(?:{GRADED})\b", re.I)
+_SIDE_BY_SIDE = re.compile(
+    r"\bor\b|\bvs\.?(?!\w)|\bversus\b|\bcompared\b|\bwhich of\b|\bbetween\b", re.I
+)
+
+
+def asks_comparative(text: str) -> bool:
+    """Whether the question asks which of its options has more of a property ("which is
+    cheaper per gigabyte, EFS or FSx for Lustre?", "firehose or data streams which one
+    takes bigger records", "Which is the older service, Data Pipeline or Step
+    Functions?"). Fixes such questions being answered from lines that describe each
+    option but rank neither: the typer reads them as comparisons, whose answer the
+    guide usually has. Grammar, not topic: a comparative or superlative form beside two
+    options. Limit: "more" and "less" also occur in asks that are not rankings ("which
+    is less work to run, X or Y" is one, "X or Y, tell me more" is not)."""
+    return bool(_COMPARATIVE.search(text) and _SIDE_BY_SIDE.search(text))
+
+
 def is_scenario(text: str) -> bool:
     """An exam stem or a described situation: several sentences ending in an ask, or
     the exam's own requirement wording ("LEAST operational overhead")."""

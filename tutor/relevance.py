@@ -36,7 +36,7 @@ import numpy as np
 
 from tutor.errors import TutorError
 from tutor.ground import Lexicon, Unit, mentions
-from tutor.question import Question, ask_sentence, generic_stems
+from tutor.question import GRADED, Question, ask_sentence, asks_comparative, generic_stems
 from tutor.text import content_stems
 
 SENTENCE_FEATURES = (
@@ -71,6 +71,7 @@ QUESTION_FEATURES = (
     "quantity",
     "quantity_unstated",
     "parts_answered",
+    "ranking_unstated",
 )
 
 _NUMBER = r"\d+(?:[.,]\d+)*"
@@ -116,6 +117,10 @@ FORMS: dict[str, re.Pattern[str]] = {
         r"\b[a-z]{2}-[a-z]+-\d\b|\b(?:US|EU|Asia Pacific)\b.*\bRegion", re.I
     ),
 }
+
+
+# a line that ranks: a comparative or superlative, "than", or the guide's cost words
+RANKS = re.compile(rf"\b(?:{GRADED}|than|low-cost|cost-effective|lower-cost)\b", re.I)
 
 
 def states_form(text: str, kind: str) -> bool:
@@ -427,4 +432,8 @@ def question_features(
         "quantity": q.quantity,
         "quantity_unstated": q.quantity * (1.0 - stated),
         "parts_answered": len(served) / n_parts if n_parts else 1.0,
+        # a ranking asked ("which is cheaper, X or Y?") that none of the best lines makes
+        "ranking_unstated": float(
+            asks_comparative(q.text) and not any(RANKS.search(c.unit.text) for c in best)
+        ),
     }

@@ -59,6 +59,7 @@ ANSWERABLE_SIGNS = {
     "quantity": -1,
     "quantity_unstated": -1,
     "parts_answered": 1,
+    "ranking_unstated": -1,
 }
 # question signals with a topic floor (`Calibration.on_topic`): how close the nearest
 # passage is, and how much of the question's subject the passages name
