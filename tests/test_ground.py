@@ -121,3 +121,16 @@ def test_a_wrong_label_is_caught():
     v = Verifier(passages, lex, threshold=0.6)
     assert v.check("Volume: the total size of the data coming in.").supported
     assert not v.check("Variety: the total size of the data coming in.").supported
+
+
+def test_a_draft_that_asserts_and_denies_one_claim_is_refused():
+    guide = "Data engineers do not control the source system but must understand how it works."
+    v = Verifier([guide], Lexicon.from_texts([guide, *OTHER]), threshold=0.6)
+    # the guide's own line, with its negation and a second clause that does not deny it
+    assert v.check(guide).supported
+    draft = (
+        "A data engineer controls the source system that generates data, "
+        "but they do not control the source system itself."
+    )
+    c = v.check(draft)
+    assert not c.supported and c.reason == "asserts and denies the same claim"

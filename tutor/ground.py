@@ -256,15 +256,43 @@ _NOT_A_CLAIM = re.compile(
 MIN_WORDS = 5  # a shorter "sentence" from the model is a fragment or a title
 
 
+# where a sentence turns to a second clause that may qualify or deny the first
+_TURN = re.compile(r",?\s+(?:but|yet|whereas|while|although|though)\s+|;\s*", re.I)
+
+
+def contradicts_itself(text: str) -> bool:
+    """Whether one clause denies what another asserts: two clauses, one negated and one
+    not, where the shorter one's content words (at least two) are nearly all (80%) in
+    the other. Fixes a draft that carries the guide's negation and its opposite at once
+    ("A data engineer controls the source system that generates data, but they do not
+    control the source system itself." passed, since its negations matched the guide
+    line's). Of the guide's 1,373 sentences, none reads as contradicting itself. Limit:
+    a contrast of two subjects in nearly the same words ("EMR is serverless here, but
+    EMR is not serverless there") is refused too; the guide's own line is shown
+    instead."""
+    clauses = [c for c in _TURN.split(text) if c.strip()]
+    for i, a in enumerate(clauses):
+        for b in clauses[i + 1 :]:
+            sa, sb = set(content_stems(a)), set(content_stems(b))
+            small = min(len(sa), len(sb))
+            if small >= 2 and len(sa & sb) >= 0.8 * small and negations(a) != negations(b):
+                return True
+    return False
+
+
 def no_claim(text: str) -> str:
     """Why a draft sentence makes no claim a reader can use, or "".
 
     Each rule names a failure seen in the 135M model's drafts: echoed questions and
     "The answer is: (...)" lead-ins reached the page (`_NOT_A_CLAIM`); "It provides ..."
     was checked true against a sentence about another subject (`_PRONOUN_LED`); titles
-    and list fragments ("Data Catalogs.") passed the overlap test (`MIN_WORDS`)."""
+    and list fragments ("Data Catalogs.") passed the overlap test (`MIN_WORDS`); a
+    sentence that asserts and denies one claim passed as its negation matched the
+    guide's (`contradicts_itself`)."""
     if _NOT_A_CLAIM.search(text):
         return "restates the question or talks about the passages"
+    if contradicts_itself(text):
+        return "asserts and denies the same claim"
     if _PRONOUN_LED.match(text):
         return "leans on an earlier sentence (pronoun subject)"
     if len(text.split()) < MIN_WORDS:
