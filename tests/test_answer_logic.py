@@ -320,8 +320,9 @@ def test_a_logistic_model_is_the_formula_it_claims():
 
 def test_the_typer_averages_its_readings_of_one_question():
     # two classes, logits (z, -z) for z = v[0]: P(b) = sigmoid(-2 v[0])
-    typer = AnswerTyper({"classes": ["a", "num:b"], "coef": [[1.0, 0.0], [-1.0, 0.0]],
-                         "intercept": [0.0, 0.0]})
+    typer = AnswerTyper(
+        {"classes": ["a", "num:b"], "coef": [[1.0, 0.0], [-1.0, 0.0]], "intercept": [0.0, 0.0]}
+    )
     ask, whole = np.array([1.0, 0.0]), np.array([-1.5, 0.0])
     p_ask, p_whole = 1 / (1 + np.exp(2.0)), 1 / (1 + np.exp(-3.0))
     one, figure_one = typer.types(ask)
