@@ -44,3 +44,15 @@ def test_a_service_name_runs_on_through_its_capitalised_words():
     h = [Turn("What does AWS Step Functions do?", "What does AWS Step Functions do?")]
     got = standalone_query("and when would i pick it over the managed airflow thing?", h, lex)
     assert got == "When would i pick AWS Step Functions over the managed airflow thing?"
+
+
+def test_that_one_is_one_referring_phrase():
+    h = [Turn("What is Amazon EMR?", "What is Amazon EMR?")]
+    got = standalone_query("ok, that one. does it run Spark?", h, LEX)
+    assert got.startswith("Amazon EMR.") and " one" not in got
+
+
+def test_after_a_comparison_the_referent_is_both_sides():
+    q = "What's the difference between a data lake and a data warehouse?"
+    got = standalone_query("and which of them takes raw files?", [Turn(q, q)], LEX)
+    assert got == "Which of data lake and data warehouse takes raw files?"

@@ -16,10 +16,14 @@ import re
 from dataclasses import dataclass, field
 
 from tutor.ground import GENERIC, Lexicon
+from tutor.question import compare_sides
 from tutor.text import STOPWORDS, stem
 
 _LEAD = re.compile(r"^\s*(?:and|but|so|also|then|ok(?:ay)?|what about|how about)\b[\s,]*", re.I)
-_PRONOUN = re.compile(r"\b(it|its|they|them|their|this|that|these|those)\b", re.I)
+# "that one" is one referring phrase: replacing only "that" left "AWS Glue one"
+_PRONOUN = re.compile(
+    r"\b(?:(?:that|this|the) one|it|its|they|them|their|this|that|these|those)\b", re.I
+)
 _QUESTION_WORDS = frozenset(
     "what which when where why how who whom does do did is are can could should would "
     "explain describe tell define mean means".split()
@@ -83,7 +87,10 @@ def standalone_query(question: str, history: list[Turn], lexicon: Lexicon) -> st
     """The question, rewritten to stand alone when it follows up on the last turn."""
     if not history or not is_followup(question, lexicon):
         return question
-    subject = subject_of(history[-1].standalone, lexicon)
+    # after a comparison, "it", "that one" or "the two" refer to its sides ("a data lake
+    # and a data warehouse" had become "lake", the one name the guide capitalises)
+    sides = compare_sides(history[-1].standalone, lexicon)
+    subject = " and ".join(sides) if sides else subject_of(history[-1].standalone, lexicon)
     if not subject:
         return question
     rest = _LEAD.sub("", question).strip()
