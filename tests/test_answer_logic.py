@@ -260,6 +260,10 @@ def test_a_ranking_that_no_best_line_makes_is_a_signal_against_answering(small):
     stated = tutor.analyse("Which gives better control, AWS Glue or Amazon EMR?", 3)
     assert any("better control" in c.unit.text for c in stated.candidates)
     assert stated.features["ranking_unstated"] == 0.0
+    # the same lines rank on control, not on cost: "cheaper" is not answered by "more"
+    cost = tutor.analyse("Which is cheaper, AWS Glue or Amazon EMR?", 3)
+    assert any("more flexible" in c.unit.text for c in cost.candidates)
+    assert cost.features["ranking_unstated"] == 1.0
 
 
 @pytest.mark.parametrize(

@@ -368,6 +368,25 @@ _SIDE_BY_SIDE = re.compile(
 )
 
 
+# the property a ranking is about, by family: "cheaper" asks about cost, and a line that
+# ranks on speed ("faster") or age ("older data") does not answer it
+PROPERTIES = {
+    family: re.compile(rf"\b(?:{words})\b", re.I)
+    for family, words in {
+        "cost": r"cheap\w*|costl\w*|pric\w*|expensive|cost\w*|pay\w*|bill\w*|afford\w*|budget",
+        "speed": r"fast\w*|quick\w*|slow\w*|speed\w*|latenc\w*|performan\w*|throughput|real-time",
+        "size": r"bigg\w*|big|larg\w*|small\w*|size\w*|capacit\w*|volume\w*",
+        "age": r"old\w*|new\w*|recent\w*|launch\w*|releas\w*",
+        "effort": r"easi\w*|easy|hard\w*|simpl\w*|complex\w*|overhead|effort",
+    }.items()
+}
+
+
+def properties(text: str) -> set[str]:
+    """The property families (`PROPERTIES`) that `text` names."""
+    return {family for family, pat in PROPERTIES.items() if pat.search(text)}
+
+
 def asks_comparative(text: str) -> bool:
     """Whether the question asks which of its options has more of a property ("which is
     cheaper per gigabyte, EFS or FSx for Lustre?", "firehose or data streams which one
