@@ -17,6 +17,7 @@ from tutor.ground import Lexicon, same_claim
 from tutor.index import build_index
 from tutor.question import (
     AnswerTyper,
+    Question,
     ask_parts,
     ask_sentence,
     asks_comparative,
@@ -32,6 +33,7 @@ from tutor.relevance import (
     SENTENCE_FEATURES,
     Calibration,
     Logistic,
+    question_features,
     states_form,
 )
 from tutor.text import SentenceStream
@@ -320,6 +322,21 @@ def test_a_logistic_model_is_the_formula_it_claims():
     m = Logistic(("a", "b"), (2.0, -1.0), 0.5, (1.0, 0.0), (2.0, 1.0))
     # z = 2 * (3 - 1) / 2 - 1 * 1 + 0.5 = 1.5
     assert m.prob({"a": 3.0, "b": 1.0}) == pytest.approx(1 / (1 + np.exp(-1.5)))
+
+
+def test_a_default_setting_and_a_figure_are_separate_signals():
+    lex = Lexicon.from_texts([GUIDE])
+    q = Question(
+        "how long are logs kept if nobody changes it?",
+        frozenset({"log"}),
+        {"value:default": 0.6, "num:period": 0.3, "desc:purpose": 0.1},
+        0.9,
+        "fact",
+    )
+    f = question_features(q, [], 0.5, 0.5, 1.0, 0, 0, 0, lex)
+    # nothing retrieved states either: both asks are unstated, each with its own weight
+    assert f["default_asked"] == pytest.approx(0.6) and f["default_unstated"] == pytest.approx(0.6)
+    assert f["quantity"] == pytest.approx(0.3) and f["quantity_unstated"] == pytest.approx(0.3)
 
 
 def test_the_typer_averages_its_readings_of_one_question():

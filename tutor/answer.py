@@ -606,8 +606,10 @@ def why_abstain(a: Analysis, cal: Calibration) -> str:
         return "the question is about another vendor's product, which the guide does not cover"
     if not cal.on_topic(f):
         return "nothing in the guide is close to what the question asks"
-    if f["quantity_unstated"] >= 0.5:
+    if f["quantity_unstated"] + f["default_unstated"] >= 0.5:
         return "the question asks for a figure or setting that no passage about it states"
+    if f["ranking_unstated"]:
+        return "the question asks which option ranks higher, and no passage ranks them on that"
     if f["unknown_names"] > 0 or f["known_share"] < 0.5:
         return "the question is mostly about things the guide never mentions"
     if f["best_subject"] < 0.5:

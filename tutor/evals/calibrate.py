@@ -58,6 +58,8 @@ ANSWERABLE_SIGNS = {
     "other_vendor": -1,
     "quantity": -1,
     "quantity_unstated": -1,
+    "default_asked": -1,
+    "default_unstated": -1,
     "parts_answered": 1,
     "ranking_unstated": -1,
 }
