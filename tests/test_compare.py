@@ -323,3 +323,23 @@ def test_a_named_comparison_fills_its_room_with_the_most_relevant_other_lines():
     # the best line of all names neither side in its own words: it still has its place
     assert "It recommends actions to take next." in shown
     assert len(comp.sides) == len(comp.lines)
+
+
+def test_a_line_that_says_less_than_a_shown_line_is_left_out():
+    longer = (
+        "- CloudWatch Logs: By default, logs in CloudWatch Logs are retained "
+        "indefinitely, but you can configure retention policies to specify how long to "
+        "retain your log data."
+    )
+    shorter = "- Log Retention: By default, CloudWatch Logs retains log data indefinitely."
+    other = "- Metric Filters: Turn log events into CloudWatch metrics for alarms."
+    cands = _cands(
+        [("Logging", longer), ("Monitoring", shorter + "\n" + other)],
+        {"configure": 0.9, "retains": 0.85, "alarms": 0.85},
+    )
+    q = _question("how long does cloudwatch keep logs by default?", 0.0)
+    lex = _lexicon(longer, shorter, other)
+    shown = [c.unit.text for c in compose(q, cands, _calibration(), lex, lambda a, b: 0.0).lines]
+    assert shown[0].startswith("CloudWatch Logs: By default")
+    assert not any(t.startswith("Log Retention") for t in shown)  # under another label, too
+    assert any(t.startswith("Metric Filters") for t in shown)

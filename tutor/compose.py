@@ -78,6 +78,16 @@ def _labelled_apart(a: Candidate, b: Candidate) -> bool:
     return bool(la and lb and la != lb)
 
 
+def _says_less(c: Candidate, x: Candidate) -> bool:
+    """Whether line `c` says nothing that line `x` does not: nearly all (90%) of its own
+    content words, three or more, are in `x`'s text. Fixes "Log Retention: By default,
+    CloudWatch Logs retains log data indefinitely." shown under "By default, logs in
+    CloudWatch Logs are retained indefinitely, but you can configure retention
+    policies ...", from another section and under another label."""
+    own = set(content_stems(c.unit.text)) - generic_stems()
+    return len(own) >= 3 and len(own & set(content_stems(x.unit.text))) >= 0.9 * len(own)
+
+
 def _side_share(c: Candidate, side: frozenset[str]) -> float:
     return len(side & c.unit.all_stems) / len(side) if side else 0.0
 
@@ -241,6 +251,7 @@ def compose(
         # within minutes", not a repeat of it.
         return all(
             c.unit.text != x.unit.text
+            and not _says_less(c, x)
             and (_labelled_apart(c, x) or not same_claim(c.unit.text, x.unit.text, 0.6))
             and (c.n == x.n or similar(c, x) < cal.duplicate_cos)
             for x in chosen
