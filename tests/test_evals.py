@@ -3,6 +3,7 @@ out by hand in the comments, not copied from the code's output."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tutor.answer import Answer, Citation, Sentence, Timings
+from tutor.errors import TutorError
 from tutor.evals import report as rep
 from tutor.evals.gold import Corpus, GoldItem, check_gold, load_gold, select_split, split_of
 from tutor.evals.metrics import (
@@ -167,6 +169,15 @@ def test_compare_names_what_changed(corpus):
     out = "\n".join(rep.compare(old, new))
     assert "better (1):" in out and "g3" in out and "worse (0):" in out
     assert "answer.key_fact_recall" in out and "+1.000" in out
+
+
+def test_a_gzipped_baseline_loads_like_a_report(tmp_path):
+    report = {"summary": {"n_questions": 1}, "questions": [{"id": "g1"}]}
+    (tmp_path / "report.json.gz").write_bytes(gzip.compress(json.dumps(report).encode()))
+    assert rep.load_report(tmp_path) == report
+    (tmp_path / "broken.json.gz").write_bytes(b"not gzip")
+    with pytest.raises(TutorError, match="is not an eval report"):
+        rep.load_report(tmp_path / "broken.json.gz")
 
 
 def test_gold_validation_names_each_problem(corpus, tmp_path):

@@ -6,6 +6,7 @@ The HTML has no external assets: charts are inline SVG, all text is escaped.
 
 from __future__ import annotations
 
+import gzip
 import html
 import json
 from pathlib import Path
@@ -249,11 +250,19 @@ def write_reports(out: Path, report: dict[str, Any]) -> None:
 
 
 def load_report(path: Path) -> dict[str, Any]:
-    p = path / "report.json" if path.is_dir() else path
+    """A report from a folder (its report.json, else report.json.gz) or a file. A kept
+    baseline is stored gzipped (`evals/baseline/report.json.gz`): the full report of
+    every gold question is several megabytes, too large for git."""
+    p = path
+    if path.is_dir():
+        p = path / "report.json"
+        if not p.exists() and (path / "report.json.gz").exists():
+            p = path / "report.json.gz"
     try:
-        data: dict[str, Any] = json.loads(p.read_text(encoding="utf-8"))
+        raw = gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes()
+        data: dict[str, Any] = json.loads(raw.decode("utf-8"))
         data["summary"], data["questions"]  # noqa: B018 - shape check
-    except (OSError, json.JSONDecodeError, KeyError, TypeError):
+    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
         raise TutorError(f"{p} is not an eval report.json.") from None
     return data
 
