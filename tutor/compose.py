@@ -84,8 +84,8 @@ def _says_less(c: Candidate, x: Candidate) -> bool:
     CloudWatch Logs retains log data indefinitely." shown under "By default, logs in
     CloudWatch Logs are retained indefinitely, but you can configure retention
     policies ...", from another section and under another label."""
-    own = set(content_stems(c.unit.text)) - generic_stems()
-    return len(own) >= 3 and len(own & set(content_stems(x.unit.text))) >= 0.9 * len(own)
+    own = c.unit.stems - generic_stems()
+    return len(own) >= 3 and len(own & x.unit.stems) >= 0.9 * len(own)
 
 
 def _side_share(c: Candidate, side: frozenset[str]) -> float:
