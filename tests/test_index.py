@@ -13,7 +13,15 @@ from tutor.config import Settings
 from tutor.corpus import sha256_file
 from tutor.embed import QUERY_FORMAT, model_version
 from tutor.errors import IndexCorrupt, IndexMissing, IndexStale, TutorError
-from tutor.index import build_index, check_index, ensure_index, learner_questions, load_index
+from tutor.index import (
+    build_index,
+    check_index,
+    ensure_index,
+    learner_questions,
+    learner_vocabulary,
+    lexical_documents,
+    load_index,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +39,7 @@ def small(tmp_path: Path, session_settings: Settings) -> Settings:
 def test_manifest_describes_the_index(small, embedder):
     idx = build_index(small, embedder)
     m = json.loads((small.index_dir / "manifest.json").read_text())
-    assert m["format"] == "tutor-index/5" and m["tutor_version"] == __version__
+    assert m["format"] == "tutor-index/6" and m["tutor_version"] == __version__
     query = m["embedding"].pop("query")
     assert m["embedding"] == {"model": embedder.name, "dim": 384, "normalized": True}
     # the question embedder's files, each with the hash of what lies on disk
@@ -56,6 +64,10 @@ def test_manifest_describes_the_index(small, embedder):
         "file": "tutor/data/learner_questions.jsonl",
         "sha256": digest,
         "count": len(asked),
+        "vocabulary": {
+            "file": "tutor/data/learner_vocabulary.jsonl",
+            "count": len(learner_vocabulary()),
+        },
     }
     assert len(idx.memory_vectors) == len(idx.memory_chunks) == len(asked) > 0
 
@@ -82,6 +94,25 @@ def test_learner_questions_point_at_the_sentences_that_answer_them(built_index):
         for row in rows:
             sentence = text[row].lower()
             assert sentence[:20] in ev or ev[:20] in sentence, (r["question"], text[row])
+
+
+def test_a_chunks_lexical_document_holds_the_learner_questions_of_its_lines():
+    from tutor.chunk import Chunk
+
+    def chunk(n: int, start: int, end: int) -> Chunk:
+        return Chunk(f"s#{n}", "s", "Guide › Lambda", "Lambda", "g.md", start, end, "Cold starts.")
+
+    chunks = [chunk(0, 1, 4), chunk(1, 4, 9)]
+    asked = [
+        {"question": "sluggish after a quiet spell", "file": "g.md", "line": 2},
+        {"question": "first call is slow", "file": "g.md", "line": 4},  # in both chunks
+        {"question": "elsewhere", "file": "other.md", "line": 2},
+    ]
+    first, second = lexical_documents(chunks, asked)
+    assert first.startswith(chunks[0].embedding_text())
+    assert "sluggish after a quiet spell" in first and "first call is slow" in first
+    assert "sluggish" not in second and "first call is slow" in second
+    assert "elsewhere" not in first + second
 
 
 def test_other_learner_questions_make_the_index_stale(small, embedder, monkeypatch):

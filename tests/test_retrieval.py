@@ -89,6 +89,25 @@ def test_learner_questions_bring_in_the_passage_their_words_point_at(tutor, buil
     assert found[True] > found[False]
 
 
+def test_learner_words_let_bm25_find_the_passage_they_point_at(built_index):
+    """The second round of learner questions is only in the BM25 documents: searched with
+    BM25 alone, its questions find their chunk more often than in the chunks' own text."""
+    from tutor.index import _bm25s, learner_vocabulary, memory_rows
+    from tutor.text import bm25_tokens
+
+    chunks = built_index.chunks
+    plain = _bm25s().BM25()
+    plain.index([bm25_tokens(c.embedding_text()) for c in chunks], show_progress=False)
+    rows = learner_vocabulary()[::10]
+    found = {"plain": 0, "expanded": 0}
+    for r, ids in zip(rows, memory_rows(chunks, rows), strict=True):
+        for name, bm25 in (("plain", plain), ("expanded", built_index.bm25)):
+            scores = bm25.get_scores(bm25_tokens(r["question"]))
+            top = sorted(range(len(chunks)), key=lambda i: -scores[i])[:5]
+            found[name] += bool(set(ids) & {chunks[i].id for i in top})
+    assert found["expanded"] > found["plain"] + len(rows) // 4, found
+
+
 def test_a_question_like_a_learner_question_is_marked_as_asked_before(tutor):
     from tutor.index import learner_questions
 

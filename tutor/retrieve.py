@@ -2,7 +2,9 @@
 reciprocal rank fusion.
 
 Dense retrieval finds paraphrases; BM25 finds the exact AWS acronyms and service names
-(DMS, MSK, PartiQL) that a small embedding model blurs. RRF needs no score calibration
+(DMS, MSK, PartiQL) that a small embedding model blurs, and, since each chunk's BM25
+document also holds the learner questions its lines answer (`index.lexical_documents`),
+the everyday words learners use for it. RRF needs no score calibration
 between the two: score = sum over rankings of 1 / (rrf_k + rank), with `rrf_k` from the
 calibration file (30: recall@5 0.935 on the calibration split, against 0.923 at 60).
 
