@@ -343,3 +343,12 @@ def test_a_line_that_says_less_than_a_shown_line_is_left_out():
     assert shown[0].startswith("CloudWatch Logs: By default")
     assert not any(t.startswith("Log Retention") for t in shown)  # under another label, too
     assert any(t.startswith("Metric Filters") for t in shown)
+
+
+def test_a_comparison_has_room_for_one_line_more_than_a_fact():
+    from tutor.compose import line_limit
+
+    cal = _calibration(contrast=0.5)
+    assert line_limit(_question("EMR vs Glue?", 0.0, "compare"), cal) == 6
+    assert line_limit(_question("our two teams ... which fits each?", 0.7), cal) == 6
+    assert line_limit(_question("What is Glue?", 0.2), cal) == 5

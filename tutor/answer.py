@@ -504,6 +504,8 @@ class Tutor:
         stream = SentenceStream()
 
         def complete() -> bool:
+            # drafts fill an answer up to `max_lines`; a comparison's extra line
+            # (`compose.line_limit`) is only ever a guide line
             return len([x for x in shown if x.source != "note"]) >= cal.max_lines
 
         def judge(raw: str) -> Sentence | None:

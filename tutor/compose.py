@@ -220,6 +220,17 @@ def guide_comparison(
     return lines, sides
 
 
+def line_limit(q: Question, cal: Calibration) -> int:
+    """The most guide lines shown for `q`: `Calibration.max_lines`, one more for a
+    comparison (two sides to answer: up to three lines a side). On the calibration split,
+    key facts found in compare questions' answers 454 -> 465 of 598; a sixth line for
+    every shape gave 469, most of it from comparisons. Model drafts only fill an answer
+    up to `max_lines` (`answer.py`): the extra line is for the guide's own lines."""
+    if q.shape == "compare" or q.contrast >= cal.contrast:
+        return cal.max_lines + 1
+    return cal.max_lines
+
+
 def compose(
     q: Question,
     cands: list[Candidate],
@@ -228,11 +239,7 @@ def compose(
     similar: Callable[[Candidate, Candidate], float],
 ) -> Composition:
     """Choose and order the guide lines to show for `q`."""
-    if q.shape == "compare" or q.contrast >= cal.contrast:
-        # a comparison has two sides to answer: up to three lines a side. On the
-        # calibration split, key facts found in compare questions' answers 454 -> 465
-        # of 598 (a sixth line for every shape: 469, most of it from comparisons)
-        cal = replace(cal, max_lines=cal.max_lines + 1)
+    cal = replace(cal, max_lines=line_limit(q, cal))
     pool = sorted(
         (
             c
