@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import platform
 import re
 import resource
@@ -60,6 +61,20 @@ COLD_RUNS = 5
 CITED = re.compile(r"\[\d+\]\s*$")  # an answer line ends with its citation, "… [2]"
 
 
+def same_code_env() -> dict[str, str]:
+    """The environment for a timed `tutor` process: this process's environment, with the
+    folder that holds the `tutor` package this bench imported first on PYTHONPATH. The
+    venv's `tutor` script of an editable install imports the project it was installed
+    from, whatever the working directory: without this, a bench run from another
+    checkout (to compare an older commit) timed the installed project's CLI, not its
+    own."""
+    import tutor
+
+    root = str(Path(tutor.__file__).resolve().parents[1])
+    rest = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": root + (os.pathsep + rest if rest else "")}
+
+
 def cold_run(cmd: list[str], cwd: Path | None = None) -> tuple[float | None, float]:
     """Run a command in a new process; (seconds until its first stdout line that ends
     with a citation, or None; seconds until it exits). Lines are timed as they arrive,
@@ -67,7 +82,12 @@ def cold_run(cmd: list[str], cwd: Path | None = None) -> tuple[float | None, flo
     t0 = time.perf_counter()
     first = None
     with subprocess.Popen(
-        cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        cmd,
+        cwd=cwd,
+        env=same_code_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     ) as p:
         assert p.stdout is not None
         for line in p.stdout:
