@@ -308,7 +308,8 @@ def build_index(
     flat = faiss.IndexFlatIP(embedder.dim)
     flat.add(vectors)
     asked, asked_sha = learner_questions()
-    documents = lexical_documents(chunks, asked + learner_vocabulary())
+    vocabulary = learner_vocabulary()
+    documents = lexical_documents(chunks, asked + vocabulary)
     lexical = bm25s.BM25()
     lexical.index([bm25_tokens(d) for d in documents], show_progress=False)
     lexicon = Lexicon.from_texts([c.embedding_text() for c in chunks])
@@ -330,7 +331,7 @@ def build_index(
         "file": f"tutor/data/{MEMORY_FILE}",
         "sha256": asked_sha,
         "count": len(asked),
-        "vocabulary": {"file": f"tutor/data/{VOCABULARY_FILE}", "count": len(learner_vocabulary())},
+        "vocabulary": {"file": f"tutor/data/{VOCABULARY_FILE}", "count": len(vocabulary)},
     }
     section_rows = [_section_json(s) for s in sections]
     built = Index(
