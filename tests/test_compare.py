@@ -91,6 +91,31 @@ def test_nested_lines_know_their_parent_and_whether_the_guide_compares_there():
     assert star.shown == star.text  # what the index embeds is unchanged
 
 
+STORAGE = """\
+- Amazon EFS (File Storage):
+  - Characteristics: Fully managed file storage that can be shared across EC2 instances.
+- Amazon EBS (Block Storage):
+  - Characteristics: Persistent block-level storage volumes attached to EC2 instances.
+- Key Considerations for Ingestion:
+  - Destination: Where will this data go after ingestion?
+- CloudWatch:
+  - Events: CloudWatch Events deliver a stream of system events.
+"""
+
+
+def test_a_line_with_a_label_that_names_no_service_shows_the_service_it_is_under():
+    lex = _lexicon(STORAGE, "Amazon EFS and Amazon EBS and CloudWatch store things.")
+    units = split_units([STORAGE], ["Overview of AWS Storage Services"], lex)
+    shown = [u.display for u in units if u.label]
+    assert shown[0].startswith("Amazon EFS (File Storage) — Characteristics: Fully managed")
+    assert shown[1].startswith("Amazon EBS (Block Storage) — Characteristics: Persistent")
+    # a topic heading is not a service, and a line that names its service already
+    # does not repeat it
+    assert shown[2] == "Destination: Where will this data go after ingestion?"
+    assert shown[3] == "Events: CloudWatch Events deliver a stream of system events."
+    assert all(u.shown == u.text or u.shown.startswith(u.label) for u in units)
+
+
 @pytest.mark.parametrize(
     ("question", "sides"),
     [

@@ -109,6 +109,7 @@ class Unit:
     row: int = -1  # its row in the index's sentence vectors (-1: not embedded)
     title: str = ""  # its section's title
     parent: str = ""  # the label of the bullet it is nested under ("CloudWatch", "Comparison")
+    owner: str = ""  # the parent, when it names the service a subject-less label is about
 
     @property
     def in_comparison(self) -> bool:
@@ -137,7 +138,12 @@ class Unit:
         labelled bullet gets that label ("OLAP (Online Analytical Processing): Uses star
         schema ..."), so a reader knows which side of the guide's list it is about. Not
         for a parent that is a comparison heading ("Comparison:"), which names no side.
+        A line whose own label names no service, nested under a bullet that does, gets
+        that bullet too ("Amazon EFS (File Storage) — Characteristics: Fully managed ..."):
+        alone, "Characteristics: ..." does not say which service it describes.
         Not what the sentence is embedded as (that is `shown`: the index keeps it)."""
+        if self.owner and self.owner.split("(")[0].strip().lower() not in self.text.lower():
+            return f"{self.owner} — {self.shown}"
         if (
             not self.label
             and self.parent
@@ -167,6 +173,22 @@ class Checked:
 
 _ITEM = re.compile(r"^\s*(?:[-*•]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s+")
 _LABEL = re.compile(r"^\s*(?:[-*•]\s*)?([^:.]{2,60}):\s")
+
+
+def names_service(name: str, entities: frozenset[str]) -> bool:
+    """Whether a bullet label is a service's name ("Amazon EFS (File Storage)",
+    "DynamoDB (Managed NoSQL Database Service)", "CloudWatch", "Step Functions"), not a
+    topic ("Key Considerations for Ingestion", "Data Integrity"). Read from its writing:
+    an Amazon/AWS name, a CamelCase word or acronym first, or words that are all entity
+    names (`Lexicon.entities`). Limits: a name written in lower case is not seen."""
+    head = name.split("(")[0].strip()
+    words = head.split()
+    if not words:
+        return False
+    if re.match(r"(?:Amazon|AWS)\s+[A-Z]", head) or re.match(r"[A-Z][a-z]+[A-Z]|[A-Z]{2,}\b", head):
+        return True
+    stems = content_stems(head)
+    return all(w[0].isupper() for w in words) and bool(stems) and set(stems) <= entities
 
 
 def split_units(
@@ -200,6 +222,15 @@ def split_units(
             if head := heading_of(line):
                 open_labels.append((indent, head))
             label = frozenset(content_stems(name))
+            owner = (
+                parent
+                if name
+                and parent
+                and not COMPARISON.search(parent)
+                and not label & ents
+                and names_service(parent, ents)
+                else ""
+            )
             for s in sentences(line):
                 st = frozenset(content_stems(s))
                 if st:
@@ -214,6 +245,7 @@ def split_units(
                             name,
                             title=titles[n - 1] if titles else "",
                             parent=parent,
+                            owner=owner,
                         )
                     )
     return out
