@@ -20,7 +20,7 @@ def test_pronoun_follow_up_takes_the_previous_subject():
 
 def test_follow_up_without_pronoun_gets_the_subject_appended():
     h = [Turn("What is Amazon EMR?", "What is Amazon EMR?")]
-    assert standalone_query("what about pricing?", h, LEX) == "pricing (Amazon EMR)?"
+    assert standalone_query("what about pricing?", h, LEX) == "Pricing (Amazon EMR)?"
 
 
 def test_subject_falls_back_to_content_words():
@@ -56,3 +56,24 @@ def test_after_a_comparison_the_referent_is_both_sides():
     q = "What's the difference between a data lake and a data warehouse?"
     got = standalone_query("and which of them takes raw files?", [Turn(q, q)], LEX)
     assert got == "Which of data lake and data warehouse takes raw files?"
+
+
+def test_several_openers_are_dropped_before_the_subject_is_added():
+    h = [Turn("What is Amazon EMR?", "What is Amazon EMR?")]
+    assert standalone_query("ok cool, and how is it billed?", h, LEX) == "How is Amazon EMR billed?"
+    assert standalone_query("Understood. And what about pricing?", h, LEX) == (
+        "Pricing (Amazon EMR)?"
+    )
+
+
+def test_a_relative_that_and_the_questions_own_they_are_not_replaced():
+    h = [Turn("What is Amazon EMR?", "What is Amazon EMR?")]
+    q = "and for the rows in our AWS Glue table that should expire when their time is up?"
+    got = standalone_query(q, h, LEX)
+    # the question's own words stay; the last turn's subject is added at the end
+    assert got.startswith("For the rows in our AWS Glue table that should expire when their time")
+    assert got.endswith("(Amazon EMR)?")
+    # "that" before a verb of comparison is the last turn's subject
+    h = [Turn("What is AWS Glue?", "What is AWS Glue?")]
+    got = standalone_query("and how's that different from Amazon EMR?", h, LEX)
+    assert got == "How's AWS Glue different from Amazon EMR?"

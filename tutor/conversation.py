@@ -3,11 +3,16 @@
 A question is a follow-up when it starts like one ("and ...", "what about ...") or leans
 on a pronoun (it, its, they, this, ...) while naming no AWS service of its own. Its
 subject is then taken from the previous turn: the services that turn named, or else its
-content words. Pronouns are replaced by that subject; a follow-up with no pronoun gets
-the subject appended. Deterministic on purpose: the 135M model rewrites unreliably.
+content words. Openers ("ok cool, and ...") are dropped; the first pronoun that refers
+back is replaced by that subject; a follow-up with no such pronoun gets the subject
+appended. Deterministic on purpose: the 135M model rewrites unreliably. On the
+calibration split's 57 follow-ups, openers and referring pronouns took recall@5
+0.870 -> 0.913 and key facts 0.639 -> 0.677.
 
 Limits: only the previous turn is consulted; "the first one" / "the second" are not
-resolved to an item of an earlier list.
+resolved to an item of an earlier list; "what about the batch side?" after a question
+about streaming keeps "streaming" in the subject (no slot is swapped); which pronoun
+refers is read from its neighbouring words, not parsed.
 """
 
 from __future__ import annotations
@@ -19,7 +24,24 @@ from tutor.ground import GENERIC, Lexicon
 from tutor.question import compare_sides
 from tutor.text import STOPWORDS, stem
 
-_LEAD = re.compile(r"^\s*(?:and|but|so|also|then|ok(?:ay)?|what about|how about)\b[\s,]*", re.I)
+# one opener or several: "ok and ...", "cool, and ...", "Understood. And ..."
+_LEAD = re.compile(
+    r"^\s*(?:(?:and|but|so|also|then|ok(?:ay)?|what about|how about|cool|nice|great|thanks|"
+    r"right|fine|understood|got it|i see|alright)\b[\s,.!]*)+",
+    re.I,
+)
+_DEMONSTRATIVE = frozenset("that this these those".split())
+# words beside "that"/"this" that make it a pronoun ("is that", "how's that different",
+# "handle that?"), not a relative ("rows in our table that should expire") or a
+# determiner ("that setting")
+_PRONOUN_NEXT = frozenset(
+    "is s was does did do different differ differs compare compares work works one two "
+    "have has cost mean".split()
+)
+_PRONOUN_BEFORE = frozenset(
+    "is was does did about use with from than pick choose of for on in like between "
+    "handle handles need want".split()
+)
 # "that one" is one referring phrase: replacing only "that" left "AWS Glue one"
 _PRONOUN = re.compile(
     r"\b(?:(?:that|this|the) one|it|its|they|them|their|this|that|these|those)\b", re.I
@@ -74,13 +96,16 @@ def subject_of(text: str, lexicon: Lexicon) -> str:
     return " ".join(content)
 
 
-def is_followup(question: str, lexicon: Lexicon) -> bool:
-    has_entity = any(
-        stem(w.lower()) in lexicon.entities for w in re.findall(r"[A-Za-z][A-Za-z0-9]*", question)
+def _names_entity(text: str, lexicon: Lexicon) -> bool:
+    return any(
+        stem(w.lower()) in lexicon.entities for w in re.findall(r"[A-Za-z][A-Za-z0-9]*", text)
     )
+
+
+def is_followup(question: str, lexicon: Lexicon) -> bool:
     if _LEAD.match(question):
         return True
-    return bool(_PRONOUN.search(question)) and not has_entity
+    return bool(_PRONOUN.search(question)) and not _names_entity(question, lexicon)
 
 
 def standalone_query(question: str, history: list[Turn], lexicon: Lexicon) -> str:
@@ -93,8 +118,29 @@ def standalone_query(question: str, history: list[Turn], lexicon: Lexicon) -> st
     subject = " and ".join(sides) if sides else subject_of(history[-1].standalone, lexicon)
     if not subject:
         return question
-    rest = _LEAD.sub("", question).strip()
-    if _PRONOUN.search(rest):
-        rest = _PRONOUN.sub(subject, rest, count=1)
+    rest = _LEAD.sub("", question).strip() or question
+    own = _names_entity(rest, lexicon)
+    m = next((m for m in _PRONOUN.finditer(rest) if _refers(rest, m, own)), None)
+    if m is not None:
+        rest = rest[: m.start()] + subject + rest[m.end() :]
         return rest[0].upper() + rest[1:]
-    return f"{rest.rstrip('?').strip()} ({subject})?"
+    rest = rest.rstrip("?").strip()
+    return f"{rest[0].upper()}{rest[1:]} ({subject})?"
+
+
+def _refers(text: str, m: re.Match[str], own_entity: bool) -> bool:
+    """Whether a pronoun match refers back to the last turn: "it", "that one" do;
+    "they", "them", "their" not when the question names a service of its own (they are
+    its); a bare "that"/"this"/"these"/"those" only beside a verb or a preposition, or at
+    the end of a clause. Fixes "the rows in our DynamoDB table that should expire"
+    becoming "the rows in our DynamoDB table S3 should expire"."""
+    word = m.group(0).lower()
+    if word in ("they", "them", "their"):
+        return not own_entity
+    if word not in _DEMONSTRATIVE:
+        return True
+    before = re.findall(r"[A-Za-z]+", text[: m.start()])
+    after = re.match(r"\W*([A-Za-z]*)", text[m.end() :])
+    nxt = after.group(1).lower() if after else ""
+    ends = not nxt or bool(re.match(r"\s*[?.!,;:]", text[m.end() :]))
+    return ends or nxt in _PRONOUN_NEXT or bool(before and before[-1].lower() in _PRONOUN_BEFORE)
