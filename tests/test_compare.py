@@ -377,3 +377,32 @@ def test_a_comparison_has_room_for_one_line_more_than_a_fact():
     assert line_limit(_question("EMR vs Glue?", 0.0, "compare"), cal) == 6
     assert line_limit(_question("our two teams ... which fits each?", 0.7), cal) == 6
     assert line_limit(_question("What is Glue?", 0.2), cal) == 5
+
+
+def test_a_named_comparison_leads_with_the_guides_block_when_it_names_the_sides_otherwise():
+    cands = _cands(
+        [("Orchestrating Data Pipelines", ORCHESTRATION)],
+        {"code-driven": 0.6, "event-driven": 0.5, "Directed": 0.55, "Coordinate": 0.45},
+    )
+    lex = _lexicon(ORCHESTRATION)
+    q = Question(
+        "Should I use the managed Airflow service or the state-machine service?",
+        frozenset(),
+        {},
+        0.0,
+        "compare",
+        sides=("managed Airflow service", "state-machine service"),
+    )
+    comp = compose(q, cands, _calibration(), lex, lambda a, b: 0.0)
+    shown = [c.unit.text for c in comp.lines]
+    # "MWAA" and "Step Functions" name neither side's words, yet they are the guide's
+    # answer: they lead, before each side's own lines
+    assert shown[:2] == [
+        "MWAA: Ideal for complex, code-driven workflows.",
+        "Step Functions: Best for serverless, event-driven workflows.",
+    ]
+    assert comp.sides[:2] == [-1, -1]
+    assert (
+        "Apache Airflow: Define Directed Acyclic Graphs (DAGs) to manage complex workflows."
+        in shown
+    )

@@ -314,6 +314,22 @@ def compose(
         # Glue ...") or a heading-like lead-in ("Batch vs. Streaming: Understand the ...")
         lead = [c for c in shown if both(c) and side_key(c)[0]]
         take(lead[0] if lead else None)
+        if lead and chosen:
+            comp.sides.append(-1)
+        # the guide's own comparison block, when it is relevant but its sides are named
+        # otherwise than the question names them ("the managed Airflow service or the
+        # state-machine service?" against "MWAA: Ideal for complex, code-driven
+        # workflows." / "Step Functions: Best for serverless, event-driven workflows."):
+        # it leads, one line per side, as for a comparison asked in other words
+        block, _ = guide_comparison(pool, 2, side_bar, cal.show)
+        if (
+            block
+            and cal.shows(block[0].p, top)
+            and len({_side_of(c, sides, lexicon) for c in block} - {-1}) < 2
+        ):
+            for c in block:
+                if take(c):
+                    comp.sides.append(-1)
         own = [
             sorted(
                 (c for c in pool if _side_of(c, sides, lexicon) == i),
@@ -337,8 +353,6 @@ def compose(
                 )
                 if from_comparison or first_of_side or relevant_elsewhere:
                     picks[i].append(c)
-        if lead and chosen:
-            comp.sides.append(-1)
         for a, b in zip(picks[0] + [None] * per_side, picks[1] + [None] * per_side, strict=False):
             if take(a):
                 comp.sides.append(0)
