@@ -120,6 +120,7 @@ def test_a_line_with_a_label_that_names_no_service_shows_the_service_it_is_under
     ("question", "sides"),
     [
         ("How does ABAC differ from RBAC?", ("ABAC", "RBAC")),
+        ("How's AWS Glue different from Amazon EMR?", ("AWS Glue", "Amazon EMR")),
         ("Should I orchestrate with MWAA or Step Functions?", ("MWAA", "Step Functions")),
         ("How is a data lake different from a data warehouse?", ("data lake", "data warehouse")),
         ("Is Athena different from Redshift Spectrum?", ("Athena", "Redshift Spectrum")),

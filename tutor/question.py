@@ -74,7 +74,8 @@ _SIDE_END = re.compile(
 _SIDE_LEAD = re.compile(
     r"^\s*(?:(?:what|when|how|why|should|would|do|does|is|are|can|in)\b.*?\b"
     r"(?:use|pick|choose|prefer|between|with|does|do|is|are)\s+|the\s+|a\s+|an\s+|"
-    r"using\s+|(?:i|we|you)\s+\w+\s+(?:with|using)\s+|(?:is|are|does|do)\s+)",
+    r"using\s+|(?:i|we|you)\s+\w+\s+(?:with|using)\s+|(?:is|are|does|do)\s+|"
+    r"(?:how|what|why|where|who|when)['’]?s\s+)",
     re.I,
 )
 _ASK_JOIN = re.compile(
