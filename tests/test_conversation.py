@@ -77,3 +77,8 @@ def test_a_relative_that_and_the_questions_own_they_are_not_replaced():
     h = [Turn("What is AWS Glue?", "What is AWS Glue?")]
     got = standalone_query("and how's that different from Amazon EMR?", h, LEX)
     assert got == "How's AWS Glue different from Amazon EMR?"
+
+
+def test_a_follow_up_of_only_an_opener_asks_about_the_subject():
+    h = [Turn("What is Amazon EMR?", "What is Amazon EMR?")]
+    assert standalone_query("and?", h, LEX) == "Amazon EMR?"

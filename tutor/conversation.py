@@ -122,10 +122,14 @@ def standalone_query(question: str, history: list[Turn], lexicon: Lexicon) -> st
     own = _names_entity(rest, lexicon)
     m = next((m for m in _PRONOUN.finditer(rest) if _refers(rest, m, own)), None)
     if m is not None:
-        rest = rest[: m.start()] + subject + rest[m.end() :]
-        return rest[0].upper() + rest[1:]
+        return _capitalised(rest[: m.start()] + subject + rest[m.end() :])
     rest = rest.rstrip("?").strip()
-    return f"{rest[0].upper()}{rest[1:]} ({subject})?"
+    # nothing left but the opener ("and?"): the follow-up asks about the subject itself
+    return _capitalised(f"{rest} ({subject})?" if rest else f"{subject}?")
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _refers(text: str, m: re.Match[str], own_entity: bool) -> bool:
