@@ -82,3 +82,29 @@ def test_a_relative_that_and_the_questions_own_they_are_not_replaced():
 def test_a_follow_up_of_only_an_opener_asks_about_the_subject():
     h = [Turn("What is Amazon EMR?", "What is Amazon EMR?")]
     assert standalone_query("and?", h, LEX) == "Amazon EMR?"
+
+
+def test_the_subject_is_the_guides_name_however_the_learner_cased_it():
+    lex = Lexicon.from_texts(
+        [
+            "Amazon CloudWatch collects metrics.",
+            "CloudWatch Logs keeps log data.",
+            "CloudWatch Logs Insights queries log data.",
+            "Log retention: set a log retention policy.",
+        ]
+    )
+    h = [Turn("how long does cloudwatch logs keep log data?", "how long does cloudwatch logs keep log data?")]
+    # the guide's spelling, and not the word "log" of the question as a second name
+    assert standalone_query("can i change it?", h, lex) == "Can i change CloudWatch Logs?"
+    # a word the guide writes after no "Amazon"/"AWS" is no name ("log" here)
+    assert "CloudWatch" not in standalone_query("and that?", [Turn("log data?", "log data?")], lex)
+
+
+def test_without_a_name_the_subject_is_what_the_last_turn_asked_not_its_story():
+    story = (
+        "Every couple of years a regulator asks for the raw readings behind some old bill, "
+        "and we rerun the pipeline whenever a batch blows up. What does the guide say "
+        "about data skew?"
+    )
+    got = standalone_query("How do I fix it?", [Turn(story, story)], LEX)
+    assert got == "How do I fix data skew?"

@@ -61,6 +61,9 @@ class Lexicon:
     idf: dict[str, float]
     entities: frozenset[str]
     max_idf: float
+    # the guide's service names, lower-cased, each with the guide's own spelling:
+    # "kinesis data streams" -> "Kinesis Data Streams", "aws glue" -> "AWS Glue"
+    names: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_texts(cls, texts: list[str]) -> Lexicon:
@@ -80,10 +83,66 @@ class Lexicon:
         ents -= {"data", "servic", "aw", "amazon"}
         n = max(len(texts), 1)
         idf = {w: math.log(1 + n / c) for w, c in df.items()}
-        return cls(idf, frozenset(ents), math.log(1 + n))
+        return cls(idf, frozenset(ents), math.log(1 + n), service_names(texts, ents))
 
     def weight(self, s: str) -> float:
         return self.idf.get(s, self.max_idf)
+
+
+def service_names(texts: list[str], entities: set[str]) -> dict[str, str]:
+    """The guide's service names, by lower-cased form, each with the guide's spelling.
+
+    From its "Amazon X" / "AWS X" mentions: each run of capitalised words after the
+    prefix is cut to its longest start the guide writes at least twice ("AWS Glue
+    DataBrew Recipes" once -> "AWS Glue DataBrew"), and is also a name without its
+    prefix. A one-word name must be CamelCase or an acronym, or an entity
+    (`Lexicon.entities`) that follows the prefix on three lines or more, so "AWS Services
+    for ..." in a heading names no service. Then the guide's unprefixed longer names that start with a one-word
+    name ("Kinesis Data Firehose", "CloudWatch Logs"), written at least twice. Limits: a name the guide never writes
+    after "Amazon"/"AWS" nor after a known name ("Apache Airflow") is not one."""
+    named: Counter[str] = Counter()
+    runs: Counter[str] = Counter()
+    # each distinct line once: a section title repeats in every chunk's text
+    for t in dict.fromkeys(line for text in texts for line in text.splitlines()):
+        for m in re.finditer(r"\b(?:Amazon|AWS)(?:\s+[A-Z][A-Za-z0-9-]*){1,4}", t):
+            named[m.group(0)] += 1
+        for m in re.finditer(r"\b[A-Z][A-Za-z0-9-]*(?:\s+[A-Z][A-Za-z0-9-]*){1,3}", t):
+            runs[m.group(0)] += 1
+    starts: Counter[str] = Counter()
+    for run, count in named.items():
+        words = run.split()
+        for j in range(2, len(words) + 1):
+            starts[" ".join(words[:j])] += count
+    spelled: dict[str, Counter[str]] = {}
+
+    def add(form: list[str], count: int) -> None:
+        text = " ".join(form)
+        spelled.setdefault(text.lower(), Counter())[text] += count
+
+    for run, count in named.items():
+        words = run.split()
+        first = words[1]
+        shaped = re.fullmatch(r"[A-Z][a-z]+[A-Z][\w-]*|[A-Z][A-Z0-9]{1,4}s?|\w+-\w+", first)
+        if first in ("AWS", "Amazon") or not (shaped or stem(first.lower()) in entities):
+            continue
+        keep = max(
+            (j for j in range(3, len(words) + 1) if starts[" ".join(words[:j])] >= 2), default=2
+        )
+        if keep == 2 and not shaped and starts[" ".join(words[:2])] < 3:
+            continue
+        add(words[:keep], count)
+        add(words[1:keep], count)
+    heads = {form for form in spelled if " " not in form}
+    for run, count in runs.items():
+        words = run.split()
+        if words[0].lower() not in heads or words[0] in ("AWS", "Amazon"):
+            continue
+        for j in range(len(words), 1, -1):
+            start = " ".join(words[:j])
+            if sum(c for r, c in runs.items() if r.startswith(start)) >= 2:
+                add(words[:j], count)
+                break
+    return {low: c.most_common(1)[0][0] for low, c in spelled.items()}
 
 
 # A heading or bullet under which the guide sets two things side by side.
