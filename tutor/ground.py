@@ -97,9 +97,11 @@ def service_names(texts: list[str], entities: set[str]) -> dict[str, str]:
     DataBrew Recipes" once -> "AWS Glue DataBrew"), and is also a name without its
     prefix. A one-word name must be CamelCase or an acronym, or an entity
     (`Lexicon.entities`) that follows the prefix on three lines or more, so "AWS Services
-    for ..." in a heading names no service. Then the guide's unprefixed longer names that start with a one-word
-    name ("Kinesis Data Firehose", "CloudWatch Logs"), written at least twice. Limits: a name the guide never writes
-    after "Amazon"/"AWS" nor after a known name ("Apache Airflow") is not one."""
+    for ..." in a heading names no service. Then the guide's unprefixed longer names
+    that start with a one-word name ("Kinesis Data Firehose", "CloudWatch Logs"), written
+    at least twice. Limits: a name the guide never writes after "Amazon"/"AWS" nor after
+    a known one-word name ("Apache Airflow") is not one; a few topic words that follow
+    the prefix often enough pass ("AWS Authentication")."""
     named: Counter[str] = Counter()
     runs: Counter[str] = Counter()
     # each distinct line once: a section title repeats in every chunk's text
@@ -108,11 +110,14 @@ def service_names(texts: list[str], entities: set[str]) -> dict[str, str]:
             named[m.group(0)] += 1
         for m in re.finditer(r"\b[A-Z][A-Za-z0-9-]*(?:\s+[A-Z][A-Za-z0-9-]*){1,3}", t):
             runs[m.group(0)] += 1
+    # how often each start of a run is written: after the prefix, and anywhere
     starts: Counter[str] = Counter()
-    for run, count in named.items():
-        words = run.split()
-        for j in range(2, len(words) + 1):
-            starts[" ".join(words[:j])] += count
+    run_starts: Counter[str] = Counter()
+    for counts, into in ((named, starts), (runs, run_starts)):
+        for run, count in counts.items():
+            words = run.split()
+            for j in range(2, len(words) + 1):
+                into[" ".join(words[:j])] += count
     spelled: dict[str, Counter[str]] = {}
 
     def add(form: list[str], count: int) -> None:
@@ -138,8 +143,7 @@ def service_names(texts: list[str], entities: set[str]) -> dict[str, str]:
         if words[0].lower() not in heads or words[0] in ("AWS", "Amazon"):
             continue
         for j in range(len(words), 1, -1):
-            start = " ".join(words[:j])
-            if sum(c for r, c in runs.items() if r.startswith(start)) >= 2:
+            if run_starts[" ".join(words[:j])] >= 2:
                 add(words[:j], count)
                 break
     return {low: c.most_common(1)[0][0] for low, c in spelled.items()}
