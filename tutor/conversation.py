@@ -6,9 +6,10 @@ subject is then taken from the previous turn: the guide's service names that tur
 however cased ("cloudwatch logs" -> "CloudWatch Logs", `Lexicon.names`), or else the
 content words of what it asked (its last question sentence, at most six). Openers ("ok
 cool, and ...") are dropped; the first pronoun that refers back is replaced by that
-subject; a follow-up with no such pronoun gets the subject appended. Deterministic on purpose: the 135M model rewrites unreliably. On the
-calibration split's 57 follow-ups, openers and referring pronouns took recall@5
-0.870 -> 0.913 and key facts 0.639 -> 0.677.
+subject; a follow-up with no such pronoun gets the subject appended. Deterministic on
+purpose: the 135M model rewrites unreliably. On the calibration split's 57 follow-ups,
+openers and referring pronouns took recall@5 0.870 -> 0.913 and key facts 0.639 ->
+0.677.
 
 Limits: only the previous turn is consulted; "the first one" / "the second" are not
 resolved to an item of an earlier list; "what about the batch side?" after a question
@@ -83,9 +84,9 @@ def named_services(text: str, lexicon: Lexicon) -> list[str]:
 
 def subject_of(text: str, lexicon: Lexicon) -> str:
     """The services named in `text` ("AWS Glue and Amazon EMR"), else its content words.
-    With the guide's names (`Lexicon.names`) a name is one of those; without, a name
+    The guide's names (`Lexicon.names`) come first; when `text` uses none of them, a name
     starts at "Amazon", "AWS" or a word the guide writes capitalised, and runs on through
-    the capitalised words after it."""
+    the capitalised words after it ("JSON IAM")."""
     if lexicon.names:
         names = named_services(text, lexicon)
         if names:

@@ -28,6 +28,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from tutor.text import (
@@ -61,9 +62,16 @@ class Lexicon:
     idf: dict[str, float]
     entities: frozenset[str]
     max_idf: float
-    # the guide's service names, lower-cased, each with the guide's own spelling:
-    # "kinesis data streams" -> "Kinesis Data Streams", "aws glue" -> "AWS Glue"
-    names: dict[str, str] = field(default_factory=dict)
+    # the texts it was read from, kept for `names` (read only when a follow-up needs it)
+    texts: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    @cached_property
+    def names(self) -> dict[str, str]:
+        """The guide's service names, lower-cased, each with the guide's own spelling:
+        "kinesis data streams" -> "Kinesis Data Streams", "aws glue" -> "AWS Glue"
+        (`service_names`). Read on first use, not when the index loads: only follow-ups
+        need them."""
+        return service_names(list(self.texts), set(self.entities))
 
     @classmethod
     def from_texts(cls, texts: list[str]) -> Lexicon:
@@ -83,7 +91,7 @@ class Lexicon:
         ents -= {"data", "servic", "aw", "amazon"}
         n = max(len(texts), 1)
         idf = {w: math.log(1 + n / c) for w, c in df.items()}
-        return cls(idf, frozenset(ents), math.log(1 + n), service_names(texts, ents))
+        return cls(idf, frozenset(ents), math.log(1 + n), tuple(texts))
 
     def weight(self, s: str) -> float:
         return self.idf.get(s, self.max_idf)
