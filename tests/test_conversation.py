@@ -93,7 +93,12 @@ def test_the_subject_is_the_guides_name_however_the_learner_cased_it():
             "Log retention: set a log retention policy.",
         ]
     )
-    h = [Turn("how long does cloudwatch logs keep log data?", "how long does cloudwatch logs keep log data?")]
+    h = [
+        Turn(
+            "how long does cloudwatch logs keep log data?",
+            "how long does cloudwatch logs keep log data?",
+        )
+    ]
     # the guide's spelling, and not the word "log" of the question as a second name
     assert standalone_query("can i change it?", h, lex) == "Can i change CloudWatch Logs?"
     # a word the guide writes after no "Amazon"/"AWS" is no name ("log" here)
