@@ -132,3 +132,13 @@ def test_the_sentence_a_learner_question_points_at_is_marked_as_asked(tutor, bui
     others = [v for row, v in lines.items() if row not in built_index.memory_units[i]]
     assert all(v < 0.99 for v in others)
     assert tutor._asked_lines(None) == {}
+
+
+def test_a_compared_thing_that_is_a_sections_title_gets_that_section(tutor):
+    q, qvec, part_vecs = tutor.read("data lake vs data warehouse")
+    assert q.sides == ("data lake", "data warehouse")
+    titles = [h.chunk.section_path.split(" › ")[-1] for h in tutor.retrieve(q, qvec, part_vecs, 5)]
+    # without the title, the lake side retrieved Lake Formation sections only
+    plain = tutor.retriever.search_parts(list(q.parts), 5, None, None, part_vecs)
+    assert "Data Lake" not in [h.chunk.section_path.split(" › ")[-1] for h in plain]
+    assert "Data Lake" in titles and "Data Warehouse" in titles

@@ -296,7 +296,7 @@ class Tutor:
         comparisons (with the embeddings `read` made, so nothing is embedded twice)."""
         hits = self.retriever.search(q.text, k, within, qvec=qvec)
         if q.parts:
-            hits = self.retriever.search_parts(list(q.parts), k, within, hits, part_vecs)
+            hits = self.retriever.search_parts(list(q.parts), k, within, hits, part_vecs, q.sides)
         return hits
 
     def candidates(

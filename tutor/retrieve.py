@@ -18,7 +18,9 @@ is retrieved whole (the calibration file's `whole_section`: 2 raised recall@5 on
 calibration split from 0.940 to 0.948, as did 3 and 5; 2 keeps prompts shortest), so a
 short section's answer is not cut off at a chunk boundary. `search_parts` retrieves per
 sub-question (each side of a comparison, each ask of a multi-part question) and
-interleaves the results, so that every part has its own passage.
+interleaves the results, so that every part has its own passage. A compared thing that
+is a section's whole title ("data lake" and the section "Data Lake") gets that section
+first among its side's passages.
 
 A fourth ranking, when the caller gives `memory_cos`, comes from the learner questions
 stored in the index (`data/learner_questions.jsonl`: everyday wordings of what a guide
@@ -43,7 +45,7 @@ import numpy as np
 from tutor.chunk import Chunk
 from tutor.embed import EmbeddingModel
 from tutor.index import Index
-from tutor.text import bm25_tokens
+from tutor.text import bm25_tokens, content_stems
 
 RRF_K = 30  # the default; the calibration file's `rrf_k` is what the tutor uses
 _DEFINED = re.compile(
@@ -151,8 +153,12 @@ class Retriever:
         for i, c in enumerate(index.chunks):
             self._rows.setdefault(c.section_id, []).append(i)
         self._children: dict[str, set[str]] = {}
+        titled: dict[frozenset[str], list[str]] = {}
         for s in index.sections:
             self._children.setdefault(s["parent_id"] or "", set()).add(s["id"])
+            titled.setdefault(frozenset(content_stems(s["title"])), []).append(s["id"])
+        # each section by its title's words, when no other section has the same ones
+        self._titled = {words: ids[0] for words, ids in titled.items() if words and len(ids) == 1}
         self.acronyms = acronyms([c.text for c in index.chunks])
         # which chunk each embedded sentence belongs to (row -> chunk position)
         position = {c.id: i for i, c in enumerate(index.chunks)}
@@ -286,13 +292,25 @@ class Retriever:
         within: str | None = None,
         first: list[Hit] | None = None,
         vecs: list[Any] | None = None,
+        names: tuple[str, ...] = (),
     ) -> list[Hit]:
         """Passages for the whole question (`first`) and each sub-question, interleaved
         (the whole question's best, part 1's best, part 2's best, then the second best of
         each, ...), one per section, k in all. `vecs` are the parts' embeddings, when the
-        caller has them."""
+        caller has them. `names` are what each part is about (a comparison's sides): a
+        part whose name is a section's whole title gets that section first. Fixes "data
+        lake vs data warehouse", whose data-lake side retrieved four Lake Formation
+        sections (the learner questions about them say "data lake") and never the
+        section "Data Lake" that defines it."""
         vecs = vecs if vecs is not None and len(vecs) == len(parts) else [None] * len(parts)
         per = [self.search(p, k, within, qvec=v) for p, v in zip(parts, vecs, strict=True)]
+        for i, name in enumerate(names[: len(parts)]):
+            sid = self._titled.get(frozenset(content_stems(name)))
+            if sid is None or (within and sid not in self.subtree(within)):
+                continue
+            if not per[i] or per[i][0].chunk.section_id != sid:
+                own = self.search(parts[i], 1, sid, qvec=vecs[i])
+                per[i] = own + [h for h in per[i] if h.chunk.section_id != sid]
         out: list[Hit] = []
         seen: set[str] = set()
         for rank in range(k):
