@@ -407,3 +407,31 @@ def test_a_named_comparison_leads_with_the_guides_block_when_it_names_the_sides_
         "Apache Airflow: Define Directed Acyclic Graphs (DAGs) to manage complex workflows."
         in shown
     )
+
+
+AUTH = """\
+- Authentication: This is the process of identifying and verifying who you are.
+- Authorisation: Once authenticated, authorisation determines what you can access.
+"""
+
+
+def test_a_comparison_marks_the_list_mates_of_the_line_it_matches():
+    from tutor.relevance import add_relative
+
+    def cands() -> list[Candidate]:
+        out = []
+        for u in split_units([AUTH, "AWS IAM controls who can sign in."], ["Auth", "IAM"]):
+            cos = 0.6 if u.label == "Authorisation" else 0.2
+            out.append(Candidate(u, u.n, {"cos_q": cos, "subj_ctx": 0.0}, path=""))
+        return out
+
+    compared, plain = cands(), cands()
+    add_relative(compared, 0.8)
+    add_relative(plain, 0.0)
+    by_text = {c.unit.text[:9]: c.features["sib_cos"] for c in compared}
+    # the other item of the list gets its mate's similarity, weighted by how surely the
+    # question compares; a line of no list, or of a question that does not compare, none
+    assert by_text["Authentic"] == pytest.approx(0.8 * 0.6)
+    assert by_text["Authorisa"] == pytest.approx(0.8 * 0.2)
+    assert by_text["AWS IAM c"] == 0.0
+    assert all(c.features["sib_cos"] == 0.0 for c in plain)

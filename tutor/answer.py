@@ -336,7 +336,7 @@ class Tutor:
                 asked.get(u.row, 0.0),
             )
             out.append(Candidate(u, n, feats, part=part, path=h.chunk.section_path))
-        add_relative(out)
+        add_relative(out, q.contrast)
         return out, {u.row: vecs[i] for i, (_, u, _) in enumerate(units)}
 
     def question_signals(

@@ -64,6 +64,7 @@ SENTENCE_FEATURES = (
     "lead_in",
     "labelled",
     "asked_line",
+    "sib_cos",
 )
 QUESTION_FEATURES = (
     "top_p",
@@ -374,10 +375,17 @@ def sentence_features(
     }, part
 
 
-def add_relative(cands: list[Candidate]) -> None:
+def add_relative(cands: list[Candidate], contrast: float = 0.0) -> None:
     """Signals relative to the question's other candidates: a conversational question
     has lower similarities overall, so "best of this question's sentences" generalises
-    across writing styles where raw cosines do not."""
+    across writing styles where raw cosines do not.
+
+    `sib_cos`: for a question that compares (weighted by `contrast`, the typer's
+    "compare" probability, 1 for a named comparison), the best question similarity among
+    the line's siblings (other labels of the same bulleted list). The other side of a
+    comparison is often the list item next to the one the question matches: "authn vs
+    authz" matched "Authorisation: ..." and left out "Authentication: This is the process
+    of identifying and verifying who you are" (cosine 0.07 lower)."""
     if not cands:
         return
     best_cos = max(c.features["cos_q"] for c in cands)
@@ -388,6 +396,15 @@ def add_relative(cands: list[Candidate]) -> None:
         f["cos_gap"] = f["cos_q"] - best_cos
         f["subj_gap"] = f["subj_ctx"] - best_subj
         f["cos_rank"] = 1.0 / (1 + rank)
+    lists: dict[tuple[int, str, str], list[Candidate]] = {}
+    for c in cands:
+        if c.unit.label:
+            lists.setdefault((c.n, c.unit.parent, c.unit.title), []).append(c)
+    for c in cands:
+        u = c.unit
+        mates = lists.get((c.n, u.parent, u.title), []) if u.label else []
+        best = max((x.features["cos_q"] for x in mates if x.unit.label != u.label), default=0.0)
+        c.features["sib_cos"] = contrast * best
 
 
 def asked_share(q: Question, c: Candidate, lexicon: Lexicon) -> float:
