@@ -385,9 +385,13 @@ def add_relative(cands: list[Candidate], contrast: float = 0.0) -> None:
     the line's siblings: the passage's labelled lines under the same parent bullet and
     section title, with another label (so two separate lists of one section count as
     one). The other side of a comparison is often the list item next to the one the
-    question matches: "authn vs authz" showed "Authorisation: ..." (relevance 0.35) and
-    left out "Authentication: This is the process of identifying and verifying who you
-    are" (0.07). A learned weight, not a rule (0.11 on the standardised signal)."""
+    question matches. "Lifecycle rules for old files, or resizing the warehouse as demand
+    changes: how do they differ, and does resizing take it offline?" matched "Amazon S3
+    Lifecycle Policies: ..."; its list mates "Amazon Redshift: Elastic resizing allows you
+    to adjust your cluster without downtime." and "... adding or removing nodes ..." went
+    from relevance 0.09 (not shown) to 0.12 (shown). A learned weight, not a rule (0.11
+    on the standardised signal). Limits: "authn vs authz" still leaves out
+    "Authentication: ...", below the IAM lines of another passage."""
     if not cands:
         return
     best_cos = max(c.features["cos_q"] for c in cands)
