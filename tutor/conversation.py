@@ -52,6 +52,7 @@ _PRONOUN = re.compile(
     re.I,
 )
 _MOST_WORDS = 6
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 _QUESTION_WORDS = frozenset(
     "what which when where why how who whom does do did is are can could should would "
     "explain describe tell define mean means say says said".split()
@@ -91,7 +92,7 @@ def subject_of(text: str, lexicon: Lexicon) -> str:
         names = named_services(text, lexicon)
         if names:
             return " and ".join(names)
-    toks = re.findall(r"[A-Za-z][A-Za-z0-9-]*", text)
+    toks = _WORD.findall(text)
     phrases: list[list[str]] = []
     run: list[str] = []
     for w in toks:
@@ -117,7 +118,7 @@ def subject_of(text: str, lexicon: Lexicon) -> str:
     # bill rerun pipeline ... list ..."
     content = [
         w
-        for w in re.findall(r"[A-Za-z][A-Za-z0-9-]*", ask_sentence(text))
+        for w in _WORD.findall(ask_sentence(text))
         if w.lower() not in STOPWORDS
         and w.lower() not in _QUESTION_WORDS
         and stem(w.lower()) not in GENERIC
