@@ -255,6 +255,23 @@ def test_a_table_row_is_on_the_side_its_first_cell_names():
     assert _side_of(design, both, _lexicon(STREAMS, "data lake. data warehouse.")) == 1
 
 
+def test_a_line_naming_the_longer_of_two_nested_sides_is_on_that_side():
+    # "glue vs glue databrew": every DataBrew line names Glue too
+    text = (
+        "- AWS Glue: Ideal for serverless ETL tasks.\n"
+        "- AWS Glue DataBrew: A visual data preparation tool.\n"
+        "AWS Glue is a serverless data integration service.\n"
+        "AWS Glue DataBrew cleans data without code.\n"
+    )
+    lex = _lexicon(text, "Amazon EMR runs Spark. AWS Glue crawlers.")
+    glue, brew, glue_line, brew_line = _cands([("Glue", text)], {})
+    sides = [frozenset({"glue"}), frozenset({"glue", "databrew"})]
+    assert [_side_of(c, sides, lex) for c in (glue, brew, glue_line, brew_line)] == [0, 1, 0, 1]
+    # the same with the sides asked the other way round
+    flipped = sides[::-1]
+    assert [_side_of(c, flipped, lex) for c in (glue, brew, glue_line, brew_line)] == [1, 0, 1, 0]
+
+
 VELOCITY = """\
 - Near real-time: The batches are collected and then processed within minutes of the data.
 - Real time: The batches are collected and then processed within milliseconds of the data.
