@@ -409,3 +409,24 @@ def test_an_ask_that_only_weighs_what_came_before_is_not_a_part(part, continuati
 )
 def test_a_described_comparison_has_two_sides(text, clauses):
     assert contrast_clauses(text) == clauses
+
+
+def test_a_line_gets_its_nearest_learner_question_however_many_are_nearer(small):
+    """`asked_line` is the cosine of the nearest learner question a line answers, even
+    when more than 20 learner questions about other lines are nearer the question."""
+    tutor, _ = tutor_with(small, "")
+    dim = tutor.index.unit_vectors.shape[1]
+    q = np.zeros(dim, dtype=np.float32)
+    q[0] = 1.0
+    near = np.zeros((30, dim), dtype=np.float32)
+    near[:, 0], near[:, 1] = 0.9, np.sqrt(1 - 0.81)  # cosine 0.9 to the question
+    far = np.zeros((1, dim), dtype=np.float32)
+    far[0, 0], far[0, 2] = 0.5, np.sqrt(1 - 0.25)  # cosine 0.5: the 31st nearest
+    index = replace(
+        tutor.index,
+        memory_vectors=np.vstack([near, far]),
+        memory_units=[(0,)] * 29 + [(0, 1), (2,)],
+    )
+    tutor.index = index
+    got = tutor._asked_lines(q, [0, 1, 2, 3])
+    assert got == pytest.approx({0: 0.9, 1: 0.9, 2: 0.5})

@@ -100,6 +100,16 @@ class Index:
     memory_units: list[tuple[int, ...]] = field(default_factory=list)
 
     @cached_property
+    def asked_by(self) -> dict[int, Any]:
+        """For each sentence row that answers a learner question, the indices (into
+        `memory_vectors`) of the learner questions it answers."""
+        out: dict[int, list[int]] = {}
+        for j, rows in enumerate(self.memory_units):
+            for row in rows:
+                out.setdefault(row, []).append(j)
+        return {row: np.asarray(js) for row, js in out.items()}
+
+    @cached_property
     def lexicon(self) -> Lexicon:
         return Lexicon.from_texts([c.embedding_text() for c in self.chunks])
 

@@ -344,8 +344,8 @@ def sentence_features(
     asked: float = 0.0,
 ) -> tuple[dict[str, float], int]:
     """The signals for one candidate sentence, and the sub-question it serves best.
-    `asked`: the cosine of the nearest learner question this sentence answers, among
-    those nearest the question (0 for none): a learner's everyday words for the line."""
+    `asked`: the cosine of the nearest learner question this sentence answers (0 for a
+    sentence no learner question asks about): a learner's everyday words for the line."""
     part = int(np.argmax(cos_parts)) if cos_parts else -1
     subject = part_subjects[part] if part >= 0 and part_subjects[part] else q.subject
     ctx_unit = Unit(
