@@ -126,6 +126,26 @@ def test_other_learner_questions_make_the_index_stale(small, embedder, monkeypat
         check_index(small)
 
 
+def test_a_learner_question_moved_between_the_two_files_makes_the_index_stale(
+    small, embedder, monkeypatch
+):
+    build_index(small, embedder)
+    import tutor.index as index_module
+
+    files = {
+        index_module.MEMORY_FILE: index_module._data_bytes(index_module.MEMORY_FILE),
+        index_module.VOCABULARY_FILE: index_module._data_bytes(index_module.VOCABULARY_FILE),
+    }
+    first, _, rest = files[index_module.VOCABULARY_FILE].partition(b"\n")
+    # the vocabulary's first question moved into the stored learner questions: the two
+    # files together hold the same bytes, in the same order
+    files[index_module.MEMORY_FILE] += first + b"\n"
+    files[index_module.VOCABULARY_FILE] = rest
+    monkeypatch.setattr(index_module, "_data_bytes", files.__getitem__)
+    with pytest.raises(IndexStale, match=r"learner questions.*tutor index --rebuild"):
+        check_index(small)
+
+
 def test_changed_corpus_is_detected_and_rebuilt(small, embedder):
     build_index(small, embedder)
     with open(small.corpus_dir / "guide.md", "a", encoding="utf-8") as fh:

@@ -159,8 +159,11 @@ def _data_bytes(name: str) -> bytes:
 
 
 def _learner_bytes() -> bytes:
-    """Both learner question files, as the index digests them."""
-    return _data_bytes(MEMORY_FILE) + _data_bytes(VOCABULARY_FILE)
+    """Both learner question files, as the index digests them: each file's own digest,
+    so a question moved from one file to the other (from BM25 words only into the
+    stored learner questions) makes the index stale, as the plain concatenation of the
+    two files did not."""
+    return b"".join(hashlib.sha256(_data_bytes(f)).digest() for f in (MEMORY_FILE, VOCABULARY_FILE))
 
 
 def _rows(raw: bytes) -> list[dict[str, Any]]:
