@@ -268,6 +268,25 @@ def test_a_ranking_that_no_best_line_makes_is_a_signal_against_answering(small):
     assert cost.features["ranking_unstated"] == 1.0
 
 
+def test_a_yes_no_question_about_a_detail_no_best_line_names_is_a_signal_against_answering(
+    small,
+):
+    tutor, _ = tutor_with(small, "")
+
+    def unstated(question: str, yesno: float) -> float:
+        a = tutor.analyse(question, 3)
+        q = replace(a.question, types={"yesno": yesno})
+        f = question_features(q, a.candidates, 0.5, 0.5, 1.0, 0, 0, 1, tutor.lexicon)
+        return f["yesno_unstated"]
+
+    # "Parquet" and "encrypt" are in no line: the guide does not say
+    assert unstated("Can Lake Formation tags encrypt Parquet files?", 1.0) >= 0.5
+    # a line names everything asked: "DynamoDB time-to-live deletes expired items ..."
+    assert unstated("Does DynamoDB time-to-live delete expired items?", 1.0) < 0.2
+    # not a yes/no question: no signal, however little the lines name
+    assert unstated("Can Lake Formation tags encrypt Parquet files?", 0.0) == 0.0
+
+
 @pytest.mark.parametrize(
     ("question", "sides"),
     [

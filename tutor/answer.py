@@ -617,6 +617,8 @@ def why_abstain(a: Analysis, cal: Calibration) -> str:
         return "the question asks for a figure or setting that no passage about it states"
     if f["ranking_unstated"]:
         return "the question asks which option ranks higher, and no passage ranks them on that"
+    if f["yesno_unstated"] >= 0.5:
+        return "the question asks whether something holds, and no passage about it says"
     if f["unknown_names"] > 0 or f["known_share"] < 0.5:
         return "the question is mostly about things the guide never mentions"
     if f["best_subject"] < 0.5:

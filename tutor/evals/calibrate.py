@@ -47,6 +47,7 @@ ANSWERABLE_C = 1.0
 # negative, and "my sourdough starter ... a week in the fridge ... dead?", 70% words the
 # guide never uses, was answered with p 0.66)
 ANSWERABLE_SIGNS = {
+    "yesno_unstated": -1,
     "top_p": 1,
     "top3_p": 1,
     "top_subject": 1,
