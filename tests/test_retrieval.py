@@ -126,12 +126,16 @@ def test_the_sentence_a_learner_question_points_at_is_marked_as_asked(tutor, bui
     asked, _ = learner_questions()
     i = next(i for i, rows in enumerate(built_index.memory_units) if rows)
     q = tutor.embedder.embed_one(asked[i]["question"])
-    lines = tutor._asked_lines(q)
+    rows = list(range(len(built_index.unit_vectors)))
+    lines = tutor._asked_lines(q, rows)
     # the stored question's own sentence, at (nearly) cosine 1; others lower or absent
     assert all(lines[row] > 0.99 for row in built_index.memory_units[i])
     others = [v for row, v in lines.items() if row not in built_index.memory_units[i]]
-    assert all(v < 0.99 for v in others)
-    assert tutor._asked_lines(None) == {}
+    assert others and all(v < 0.99 for v in others)
+    # only the rows asked for, and only those some learner question asks about
+    asked_rows = {row for rs in built_index.memory_units for row in rs}
+    assert set(lines) == asked_rows
+    assert tutor._asked_lines(None, rows) == {}
 
 
 def test_a_compared_thing_that_is_a_sections_title_gets_that_section(tutor):
