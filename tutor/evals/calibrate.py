@@ -47,7 +47,6 @@ ANSWERABLE_C = 1.0
 # negative, and "my sourdough starter ... a week in the fridge ... dead?", 70% words the
 # guide never uses, was answered with p 0.66)
 ANSWERABLE_SIGNS = {
-    "yesno_unstated": -1,
     "top_p": 1,
     "top3_p": 1,
     "top_subject": 1,
@@ -63,6 +62,7 @@ ANSWERABLE_SIGNS = {
     "default_unstated": -1,
     "parts_answered": 1,
     "ranking_unstated": -1,
+    "yesno_unstated": -1,
 }
 # question signals with a topic floor (`Calibration.on_topic`): how close the nearest
 # passage is, and how much of the question's subject the passages name
